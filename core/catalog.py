@@ -1,0 +1,36 @@
+"""Registry of layer types: lookup by name, categories for the palette, docs."""
+
+from __future__ import annotations
+
+from .errors import NetworkError
+from .layers import conv, dense, elementwise, io_nodes, pool
+from .layers.base import LayerType
+
+CATEGORIES = ("Structure", "Convolution", "Pooling", "Linear", "Activation", "Normalization",
+              "Attention", "Loss")
+
+_TYPES: dict[str, LayerType] = {}
+for _module in (io_nodes, conv, pool, dense, elementwise):
+    for _cls in _module.LAYER_TYPES:
+        _TYPES[_cls.name] = _cls()
+
+
+def layer_type(name: str) -> LayerType:
+    """The layer type called ``name``; unknown names raise NetworkError listing the known."""
+    try:
+        return _TYPES[name]
+    except KeyError:
+        raise NetworkError(f"unknown layer type {name!r} (known: {', '.join(sorted(_TYPES))})") \
+            from None
+
+
+def type_names() -> list[str]:
+    return list(_TYPES)
+
+
+def by_category() -> dict[str, list[LayerType]]:
+    """Layer types grouped by palette category, in palette order."""
+    groups: dict[str, list[LayerType]] = {c: [] for c in CATEGORIES}
+    for t in _TYPES.values():
+        groups.setdefault(t.category, []).append(t)
+    return groups

@@ -1,0 +1,1 @@
+"""Layer types, one class each (see base.LayerType for the contract)."""
