@@ -1,0 +1,1 @@
+"""MLSys Studio desktop app (PySide6 + pyqtgraph) over the core engine."""
