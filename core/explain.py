@@ -10,20 +10,30 @@ value and writes both texts at once, so a formula can never drift from its numbe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import lru_cache
 
 # Binding strength, for adding only the parentheses that are needed.
 _ATOM, _PRODUCT, _SUM = 3, 2, 1
 
 
-@dataclass(frozen=True, slots=True)
 class Expr:
-    """An integer count with the formula that produced it."""
+    """An integer count with the formula that produced it (immutable by convention; a
+    plain slotted class because the analysis makes tens of thousands per run)."""
 
-    value: int
-    symbolic: str
-    substituted: str
-    prec: int = _ATOM
+    __slots__ = ("value", "symbolic", "substituted", "prec")
+
+    def __init__(self, value: int, symbolic: str, substituted: str, prec: int = _ATOM):
+        self.value = value
+        self.symbolic = symbolic
+        self.substituted = substituted
+        self.prec = prec
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Expr) and (self.value, self.symbolic, self.substituted) == (
+            other.value, other.symbolic, other.substituted)
+
+    def __hash__(self) -> int:
+        return hash((self.value, self.symbolic, self.substituted))
 
     # -- arithmetic -------------------------------------------------------------------
     def __mul__(self, other: Expr | int) -> Expr:
@@ -101,11 +111,13 @@ class Expr:
         return f"Expr({self.explain()!r})"
 
 
+@lru_cache(maxsize=8192)
 def V(symbol: str, value: int) -> Expr:
-    """A named quantity, e.g. ``V("Cout", 6)``."""
+    """A named quantity, e.g. ``V("Cout", 6)`` (cached: Exprs are never mutated)."""
     return Expr(int(value), symbol, f"{int(value):,}", _ATOM)
 
 
+@lru_cache(maxsize=1024)
 def C(value: int) -> Expr:
     """A literal constant (its symbol is its value)."""
     text = f"{int(value)}"

@@ -172,6 +172,43 @@ def resnet18() -> Network:
     return net
 
 
+def resnet50() -> Network:
+    net = Network("resnet50", "ResNet-50 (He et al. 2016; torchvision's v1.5 with the stride on "
+                              "the 3×3 convolution) on 3×224×224: 25,557,032 parameters.")
+    c = Chain(net)
+    c.add("Input", "input", [], shape=[3, 224, 224])
+    c.add("Conv2d", "conv1", out_channels=64, kernel=7, stride=2, padding=3, bias=False)
+    c.add("BatchNorm2d", "bn1")
+    c.add("ReLU", "relu")
+    c.add("MaxPool2d", "maxpool", kernel=3, stride=2, padding=1)
+    channels = 64
+    for stage, (width, blocks) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3)), start=1):
+        for block in range(blocks):
+            stride = 2 if stage > 1 and block == 0 else 1
+            p = f"layer{stage}_{block}_"
+            identity = c.tip
+            c.add("Conv2d", p + "conv1", out_channels=width, kernel=1, bias=False)
+            c.add("BatchNorm2d", p + "bn1")
+            c.add("ReLU", p + "relu1")
+            c.add("Conv2d", p + "conv2", out_channels=width, kernel=3, stride=stride, padding=1,
+                  bias=False)
+            c.add("BatchNorm2d", p + "bn2")
+            c.add("ReLU", p + "relu2")
+            c.add("Conv2d", p + "conv3", out_channels=width * 4, kernel=1, bias=False)
+            main = c.add("BatchNorm2d", p + "bn3")
+            if stride != 1 or channels != width * 4:
+                c.add("Conv2d", p + "down_conv", [identity], out_channels=width * 4, kernel=1,
+                      stride=stride, bias=False)
+                identity = c.add("BatchNorm2d", p + "down_bn")
+            c.add("Add", p + "add", [main, identity])
+            c.add("ReLU", p + "relu3")
+            channels = width * 4
+    c.add("AdaptiveAvgPool2d", "avgpool", output_size=1)
+    c.add("Flatten", "flatten")
+    c.add("Linear", "fc", out_features=1000)
+    return net
+
+
 def bert_base(seq_len: int = 128) -> Network:
     net = Network("bert-base", "BERT-base (Devlin et al. 2019): 12 layers, hidden 768, 12 heads, "
                                "FFN 3072, vocabulary 30,522, 512 positions, with the pooler: "
@@ -254,7 +291,7 @@ def transformer(layers: int = 6, dim: int = 256, heads: int = 8, ffn: int = 1024
 BUILDERS = {
     "lenet5": lenet5, "lenet5-classic": lenet5_classic, "lenet5-ds": lambda: lenet5(ds=True),
     "mlp": mlp, "cnn": cnn, "autoencoder-classifier": autoencoder_classifier,
-    "resnet18": resnet18, "bert-base": bert_base, "transformer": transformer,
+    "resnet18": resnet18, "resnet50": resnet50, "bert-base": bert_base, "transformer": transformer,
 }
 
 
