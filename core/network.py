@@ -207,6 +207,16 @@ class Network:
         self._emit("param", name=name, key=key)
         return old
 
+    def change_type(self, name: str, type_name: str, params: dict) -> tuple[str, dict]:
+        """Give a node another layer type (e.g. Conv2d → its depthwise-separable unit);
+        returns the old (type, params)."""
+        node = self.node(name)
+        values = {k: plain(v) for k, v in layer_type(type_name).normalize(name, params).items()}
+        old = (node.type, dict(node.params))
+        node.type, node.params = type_name, values
+        self._emit("type", name=name)
+        return old
+
     def set_inputs(self, name: str, inputs: list[str]) -> list[str]:
         """Replace a node's ordered inputs; returns the old list."""
         node = self.node(name)
