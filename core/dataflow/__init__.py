@@ -1,0 +1,53 @@
+"""Dataflow lab engine: buffer-level dataflow counts (ws/is/os/rs), traces, energy, and a SCALE-Sim-compatible systolic model.
+
+Typical use::
+
+    from core.dataflow import ConvLayer, Buffers, analyse, build_trace, rank_dataflows
+    layer = ConvLayer(height=6, width=7, channels=9, kernel=3, filters=1)
+    result = analyse(layer, "ws", Buffers(input=9, weight=9, output=1), policy="tile")
+    result.counts.memory_reads   # {'input': 1620, 'weight': 81, 'output': 160}
+    result.nest.lines            # the loop nest, line by line, for display
+"""
+
+from core.dataflow.analysis import (
+    POLICIES,
+    AccessCounts,
+    DataflowRanking,
+    DataflowResult,
+    analyse,
+    best_dataflow,
+    rank_dataflows,
+)
+from core.dataflow.dataflows import COMMON_ASSUMPTIONS, DATAFLOW_NAMES, DATAFLOWS, assumptions, build_nest
+from core.dataflow.energy import LEVEL_NAMES, LEVELS, EnergyBreakdown, EnergyCosts, energy_breakdown
+from core.dataflow.layer import OPERANDS, Buffers, ConvLayer, PEArray
+from core.dataflow.loopnest import Loop, LoopNest, NestLine
+from core.dataflow.systolic import (
+    ROUNDINGS,
+    SCALESIM_CONVENTIONS,
+    SYSTOLIC_DATAFLOWS,
+    SystolicLayer,
+    SystolicResult,
+    simulate_systolic,
+)
+from core.dataflow.systolic_timeline import SystolicTimeline, systolic_timeline
+from core.dataflow.trace import (
+    ALLOC,
+    COLUMNS,
+    KIND_NAMES,
+    OPERAND_CODE,
+    READ,
+    WRITE,
+    Trace,
+    build_trace,
+    simulate_elements,
+)
+
+__all__ = [
+    "ALLOC", "COLUMNS", "COMMON_ASSUMPTIONS", "DATAFLOWS", "DATAFLOW_NAMES", "KIND_NAMES", "LEVELS", "LEVEL_NAMES",
+    "OPERANDS", "OPERAND_CODE", "POLICIES", "READ", "ROUNDINGS", "SCALESIM_CONVENTIONS", "SYSTOLIC_DATAFLOWS",
+    "WRITE", "AccessCounts", "Buffers", "ConvLayer", "DataflowRanking", "DataflowResult", "EnergyBreakdown",
+    "EnergyCosts", "Loop", "LoopNest", "NestLine", "PEArray", "SystolicLayer", "SystolicResult",
+    "SystolicTimeline", "Trace", "analyse", "assumptions", "best_dataflow", "build_nest", "build_trace",
+    "energy_breakdown", "rank_dataflows", "simulate_elements", "simulate_systolic", "systolic_timeline",
+]

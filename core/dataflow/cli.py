@@ -1,0 +1,167 @@
+"""The ``dataflow`` and ``systolic`` sub-commands, registered on the main command line's subparsers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from core.dataflow.analysis import POLICIES, DataflowResult, analyse
+from core.dataflow.dataflows import DATAFLOWS
+from core.dataflow.energy import LEVEL_NAMES
+from core.dataflow.layer import OPERANDS, Buffers, ConvLayer, PEArray
+from core.dataflow.systolic import SYSTOLIC_DATAFLOWS, SystolicLayer, SystolicResult, simulate_systolic
+from core.errors import InputError
+
+DEFAULT_BUFFERS = (1024, 1024, 256)  # elements: input, weight, output
+
+
+def register(subparsers) -> None:
+    """Add ``dataflow`` and ``systolic`` to an argparse subparsers object; each sets ``func``."""
+    _register_dataflow(subparsers)
+    _register_systolic(subparsers)
+
+
+def _layer_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--height", type=int, required=True, help="input height H")
+    parser.add_argument("--width", type=int, required=True, help="input width W")
+    parser.add_argument("--channels", type=int, required=True, help="input channels C")
+    parser.add_argument("--kernel", type=int, required=True, help="kernel size K (K×K)")
+    parser.add_argument("--filters", type=int, required=True, help="number of filters F")
+    parser.add_argument("--stride", type=int, default=1, help="stride S (default 1)")
+
+
+def _register_dataflow(subparsers) -> None:
+    p = subparsers.add_parser(
+        "dataflow",
+        help="buffer reads/writes and energy of a ws/is/os/rs dataflow for one conv layer",
+        description="Counts memory↔buffer traffic per operand for one convolution layer under a dataflow "
+                    "(its loop nest is printed) and estimates energy with Eyeriss's normalised costs.",
+    )
+    _layer_args(p)
+    p.add_argument("--padding", type=int, default=0, help="zero padding P (default 0)")
+    p.add_argument("--dataflow", choices=DATAFLOWS, required=True)
+    p.add_argument("--input-buffer", type=int, default=DEFAULT_BUFFERS[0], help="input buffer capacity in elements")
+    p.add_argument("--weight-buffer", type=int, default=DEFAULT_BUFFERS[1], help="weight buffer capacity in elements")
+    p.add_argument("--output-buffer", type=int, default=DEFAULT_BUFFERS[2], help="output buffer capacity in elements")
+    p.add_argument("--policy", choices=POLICIES, default="tile",
+                   help="tile: every tile reloaded (hand count); lru: reuse whatever is still buffered")
+    p.add_argument("--pe-rows", type=int, default=12, help="PE array rows for rs (default 12)")
+    p.add_argument("--pe-cols", type=int, default=14, help="PE array columns for rs (default 14)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=run_dataflow)
+
+
+def _register_systolic(subparsers) -> None:
+    p = subparsers.add_parser(
+        "systolic",
+        help="SCALE-Sim-compatible cycles, utilisation and SRAM traffic on an R×C systolic array",
+        description="Maps one convolution layer onto an R×C systolic array as SCALE-Sim 3.0 does "
+                    "(output size rounded up unless --floor-output).",
+    )
+    _layer_args(p)
+    p.add_argument("--padding", type=int, default=0, help="zero padding, applied by enlarging the input (default 0)")
+    p.add_argument("--rows", type=int, required=True, help="array rows R")
+    p.add_argument("--cols", type=int, required=True, help="array columns C")
+    p.add_argument("--dataflow", choices=SYSTOLIC_DATAFLOWS, required=True)
+    p.add_argument("--sram-kb", default="64,64,64", help="ifmap,filter,ofmap SRAM sizes in KB (default 64,64,64)")
+    p.add_argument("--floor-output", action="store_true",
+                   help="PyTorch's floor output size instead of SCALE-Sim's ceil")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=run_systolic)
+
+
+# -- dataflow ---------------------------------------------------------------------------------
+def run_dataflow(args: argparse.Namespace) -> int:
+    layer = ConvLayer(args.height, args.width, args.channels, args.kernel, args.filters, args.stride, args.padding)
+    buffers = Buffers(args.input_buffer, args.weight_buffer, args.output_buffer)
+    result = analyse(layer, args.dataflow, buffers, args.policy, PEArray(args.pe_rows, args.pe_cols))
+    if args.format == "json":
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(format_dataflow_table(result))
+    return 0
+
+
+def format_dataflow_table(result: DataflowResult) -> str:
+    c = result.counts
+    lines = [
+        f"{result.name} ({result.dataflow}), {result.policy} policy — {result.layer.describe()}",
+        f"buffers (elements): input {result.buffers.input}, weight {result.buffers.weight}, "
+        f"output {result.buffers.output}; MACs {c.macs:,}",
+        "",
+        "loop nest:",
+        *("  " + line for line in result.nest.text().splitlines()),
+        "",
+        f"{'operand':8} {'memory reads':>14} {'memory writes':>14} {'buffer accesses':>16}",
+    ]
+    for op in OPERANDS:
+        writes = c.memory_writes.get(op, 0)
+        lines.append(f"{op:8} {c.memory_reads[op]:>14,} {writes:>14,} {c.buffer[op]:>16,}")
+    lines.append(f"{'total':8} {sum(c.memory_reads.values()):>14,} {sum(c.memory_writes.values()):>14,} "
+                 f"{sum(c.buffer.values()):>16,}")
+    lines += ["", "energy (units of one MAC):"]
+    e = result.energy
+    for level, energy in e.energy.items():
+        lines.append(f"  {LEVEL_NAMES[level]:24} {e.accesses[level]:>16,} × {e.costs[level]:<6g} = {energy:>16,.0f}")
+    lines.append(f"  {'total':24} {'':>16}   {'':<6}   {e.total:>16,.0f}")
+    return "\n".join(lines)
+
+
+# -- systolic ---------------------------------------------------------------------------------
+def parse_sram_kb(text: str) -> tuple[int, int, int]:
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise InputError(f"--sram-kb: {text!r} is not three whole numbers of KB separated by commas (e.g. 64,64,64)")
+    return tuple(int(p) for p in parts)
+
+
+def run_systolic(args: argparse.Namespace) -> int:
+    conv = ConvLayer(args.height, args.width, args.channels, args.kernel, args.filters, args.stride, args.padding)
+    layer = SystolicLayer.from_conv(conv)
+    rounding = "floor" if args.floor_output else "ceil"
+    result = simulate_systolic(layer, args.rows, args.cols, args.dataflow, parse_sram_kb(args.sram_kb), rounding)
+    if args.format == "json":
+        print(json.dumps(systolic_json(result), indent=2))
+    else:
+        print(format_systolic_table(result))
+    return 0
+
+
+def systolic_json(result: SystolicResult) -> dict:
+    return {
+        "dataflow": result.dataflow,
+        "cycles": result.cycles,
+        "utilization": result.utilization,
+        "mapping_efficiency": result.mapping_efficiency,
+        "compute_utilization": result.compute_utilization,
+        "utilization_pct": 100 * result.utilization,
+        "mapping_efficiency_pct": 100 * result.mapping_efficiency,
+        "sram_reads": {"ifmap": result.sram_ifmap_reads, "filter": result.sram_filter_reads},
+        "sram_writes": {"ofmap": result.sram_ofmap_writes},
+        "dram_estimate": {"ifmap_reads": result.dram_ifmap_reads, "filter_reads": result.dram_filter_reads,
+                          "ofmap_writes": result.dram_ofmap_writes},
+        "ofmap": [result.ofmap_h, result.ofmap_w],
+        "output_rounding": result.rounding,
+        "folds": [result.row_folds, result.col_folds],
+        "macs": result.macs,
+    }
+
+
+def format_systolic_table(result: SystolicResult) -> str:
+    rows = [
+        ("dataflow", result.dataflow),
+        ("array", f"{result.rows}×{result.cols}"),
+        ("ofmap", f"{result.ofmap_h}×{result.ofmap_w} ({result.rounding})"),
+        ("folds (row × col)", f"{result.row_folds} × {result.col_folds}"),
+        ("cycles", f"{result.cycles:,}"),
+        ("utilization", f"{100 * result.utilization:.4f} %"),
+        ("mapping efficiency", f"{100 * result.mapping_efficiency:.4f} %"),
+        ("compute utilization", f"{100 * result.compute_utilization:.4f} %"),
+        ("SRAM ifmap reads", f"{result.sram_ifmap_reads:,}"),
+        ("SRAM filter reads", f"{result.sram_filter_reads:,}"),
+        ("SRAM ofmap writes", f"{result.sram_ofmap_writes:,}"),
+        ("DRAM ifmap reads (est.)", f"{result.dram_ifmap_reads:,}"),
+        ("DRAM filter reads (est.)", f"{result.dram_filter_reads:,}"),
+        ("DRAM ofmap writes (est.)", f"{result.dram_ofmap_writes:,}"),
+    ]
+    return "\n".join(f"{name:26} {value}" for name, value in rows)
