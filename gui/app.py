@@ -1,0 +1,88 @@
+"""Application start: QApplication, theme, main window, crash recovery, screenshot mode."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+START = time.perf_counter()
+
+
+def make_app():
+    from PySide6.QtWidgets import QApplication
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("MLSys Studio")
+    app.setApplicationName("MLSys Studio")
+    return app
+
+
+def run_app(args) -> int:
+    """Open the main window (or, with --screenshot, render it to a PNG and exit)."""
+    if getattr(args, "screenshot", None):
+        return screenshot(args.screenshot, getattr(args, "preset", None),
+                          getattr(args, "workspace", None))
+    from PySide6.QtCore import QSettings
+
+    from .main_window import MainWindow
+    from .theme import apply_theme
+    app = make_app()
+    settings = QSettings()
+    apply_theme(str(settings.value("theme", "system")))
+    window = MainWindow(settings)
+    if getattr(args, "preset", None):
+        window.open_preset(args.preset)
+    window.show()
+    window.offer_recovery()
+    return app.exec()
+
+
+def screenshot(path: str, preset: str | None = None, workspace: str | None = None,
+               size=(1500, 950)) -> int:
+    """Render the main window offscreen to ``path`` (used for the README and checks)."""
+    import os
+    import tempfile
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from core.errors import InputError
+
+    from .main_window import WORKSPACES, MainWindow
+    from .theme import apply_theme
+    app = make_app()
+    apply_theme("light")
+    settings = QSettings(os.path.join(tempfile.mkdtemp(), "shot.ini"), QSettings.IniFormat)
+    window = MainWindow(settings)
+    if preset:
+        window.open_preset(preset)
+    if workspace:
+        names = [w.lower() for w in WORKSPACES]
+        if workspace.lower() not in names:
+            raise InputError(f"workspace {workspace!r} is not one of {', '.join(WORKSPACES)}")
+        window.workspace_bar.setCurrentIndex(names.index(workspace.lower()))
+    window.resize(*size)
+    window.show()
+    for _ in range(5):
+        app.processEvents()
+    window.canvas.zoom_to_fit()
+    nodes = list(window.document.network.nodes)
+    if nodes:  # show a selected layer, its properties and one explained number
+        target = next((n for n in nodes if window.document.network.nodes[n].type in (
+            "Conv2d", "DepthwiseSeparableConv2d", "Linear")), nodes[0])
+        window.select_node(target)
+        layers = window.analysis_panel.layers
+        for row, ref in enumerate(layers.model.rows):
+            if ref.name == target and ref.part is None:
+                col = next(i for i, c in enumerate(layers.model.columns) if c.key == "macs")
+                layers.table.setCurrentIndex(layers.proxy.mapFromSource(
+                    layers.model.index(row, col)))
+                break
+    for _ in range(5):
+        app.processEvents()
+    ok = window.grab().save(path)
+    window.document.undo_stack.setClean()
+    window.close()
+    if not ok:
+        raise InputError(f"cannot write the screenshot to {path}")
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,1 @@
+"""The network editor: palette, canvas, property form, document and undo commands."""

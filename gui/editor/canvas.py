@@ -1,0 +1,392 @@
+"""The canvas: nodes and edges of the document's Network in a QGraphicsView.
+
+Drop a palette layer on empty space to add it, on a node to append it after that node,
+on an edge to insert it there. Drag from a node's output port (bottom dot) to another
+node to connect them. Moves, deletes and duplicates go through the document (undoable).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen,
+                           QPalette)
+from PySide6.QtWidgets import (QGraphicsItem, QGraphicsObject, QGraphicsPathItem,
+                               QGraphicsScene, QGraphicsView)
+
+from core.explain import shape_text
+from core.layout import layered_positions
+
+from .mime import decode_layer_type
+
+NODE_W, NODE_H = 184.0, 62.0
+PORT_R = 5.0
+CATEGORY_COLORS = {
+    "Structure": "#7f8c8d", "Convolution": "#2e86de", "Pooling": "#16a085",
+    "Linear": "#8e44ad", "Activation": "#e67e22", "Normalization": "#27ae60",
+    "Attention": "#c0392b", "Loss": "#d35400",
+}
+ERROR_COLOR = QColor("#d63031")
+
+
+class NodeItem(QGraphicsObject):
+    """One layer: name, type with key parameters, and its output shape (or its error)."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+        self.type_name = ""
+        self.category = "Structure"
+        self.summary = ""
+        self.shape_line = ""
+        self.error = ""
+        self.setFlags(QGraphicsItem.ItemIsMovable | QGraphicsItem.ItemIsSelectable
+                      | QGraphicsItem.ItemSendsGeometryChanges)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(2)
+        self.edges: list["EdgeItem"] = []
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-NODE_W / 2 - 2, -PORT_R - 2, NODE_W + 4, NODE_H + 2 * PORT_R + 4)
+
+    def body(self) -> QRectF:
+        return QRectF(-NODE_W / 2, 0, NODE_W, NODE_H)
+
+    def input_port(self) -> QPointF:
+        return self.mapToScene(QPointF(0, 0))
+
+    def output_port(self) -> QPointF:
+        return self.mapToScene(QPointF(0, NODE_H))
+
+    def is_on_output_port(self, scene_pos: QPointF) -> bool:
+        p = self.mapFromScene(scene_pos)
+        return abs(p.x()) <= PORT_R * 2.2 and abs(p.y() - NODE_H) <= PORT_R * 2.2
+
+    def update_from(self, result, network_node) -> None:
+        from core.catalog import layer_type
+        kind = layer_type(network_node.type)
+        self.type_name = network_node.type
+        self.category = kind.category
+        params = result.params if result is not None else network_node.params
+        try:
+            self.summary = kind.summary(kind.normalize(self.name, params))
+        except Exception:
+            self.summary = ""
+        self.error = ""
+        if result is None:
+            self.shape_line = "?"
+        elif result.error is not None:
+            self.error = result.error.detail
+            self.shape_line = ""
+        elif result.waiting_on:
+            self.shape_line = f"waiting for {result.waiting_on}"
+        else:
+            self.shape_line = "→ " + shape_text(result.output_shape)
+        tip = f"<b>{self.name}</b>: {self.type_name} {self.summary}<br>"
+        tip += (f"<span style='color:#d63031'>{self.error}</span>" if self.error
+                else self.shape_line)
+        tip += "<br><i>" + kind.doc + "</i>"
+        self.setToolTip(tip)
+        self.update()
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        palette = widget.palette() if widget else QPalette()
+        base = palette.color(QPalette.Base)
+        text = palette.color(QPalette.Text)
+        accent = QColor(CATEGORY_COLORS.get(self.category, "#7f8c8d"))
+        painter.setRenderHint(QPainter.Antialiasing)
+        fill = QColor(base)
+        if self.error:
+            fill = QColor(ERROR_COLOR.red(), ERROR_COLOR.green(), ERROR_COLOR.blue(), 40)
+        border = ERROR_COLOR if self.error else accent
+        pen = QPen(border, 3.0 if self.isSelected() else 1.6)
+        if self.isSelected():
+            pen.setColor(palette.color(QPalette.Highlight))
+        painter.setPen(pen)
+        painter.setBrush(QBrush(fill))
+        painter.drawRoundedRect(self.body(), 7, 7)
+        painter.fillRect(QRectF(-NODE_W / 2 + 1, 1, 5, NODE_H - 2), accent)
+        painter.setPen(text)
+        bold = QFont(painter.font())
+        bold.setBold(True)
+        painter.setFont(bold)
+        painter.drawText(QRectF(-NODE_W / 2 + 12, 4, NODE_W - 18, 18), Qt.AlignLeft,
+                         _elide(bold, self.name, NODE_W - 18))
+        plain = QFont(painter.font())
+        plain.setBold(False)
+        plain.setPointSizeF(max(7.0, plain.pointSizeF() - 1))
+        painter.setFont(plain)
+        painter.drawText(QRectF(-NODE_W / 2 + 12, 22, NODE_W - 18, 16), Qt.AlignLeft,
+                         _elide(plain, f"{self.type_name} {self.summary}", NODE_W - 18))
+        painter.setPen(ERROR_COLOR if self.error else text)
+        painter.drawText(QRectF(-NODE_W / 2 + 12, 39, NODE_W - 18, 18), Qt.AlignLeft,
+                         _elide(plain, self.error or self.shape_line, NODE_W - 18))
+        painter.setPen(QPen(accent, 1.2))
+        painter.setBrush(QBrush(base))
+        painter.drawEllipse(QPointF(0, 0), PORT_R, PORT_R)
+        painter.setBrush(QBrush(accent))
+        painter.drawEllipse(QPointF(0, NODE_H), PORT_R, PORT_R)
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.ItemPositionHasChanged:
+            for edge in self.edges:
+                edge.update_path()
+        return super().itemChange(change, value)
+
+
+def _elide(font: QFont, text: str, width: float) -> str:
+    return QFontMetrics(font).elidedText(text, Qt.ElideRight, int(width))
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A connection from one node's output to another's input (slot shown for merges)."""
+
+    def __init__(self, src: NodeItem, dst: NodeItem, slot: int, slots: int):
+        super().__init__()
+        self.src, self.dst, self.slot, self.slots = src, dst, slot, slots
+        self.setZValue(1)
+        self.setAcceptHoverEvents(True)
+        self.setPen(QPen(QColor("#8395a7"), 1.8))
+        src.edges.append(self)
+        dst.edges.append(self)
+        self.setToolTip(f"{src.name} → {dst.name}" + (f" (input {slot + 1})" if slots > 1
+                                                       else ""))
+        self.update_path()
+
+    def update_path(self) -> None:
+        start = self.src.output_port()
+        end = self.dst.input_port()
+        if self.slots > 1:
+            end += QPointF((self.slot - (self.slots - 1) / 2) * 18.0, 0)
+        path = QPainterPath(start)
+        bend = max(30.0, abs(end.y() - start.y()) / 2)
+        path.cubicTo(start + QPointF(0, bend), end - QPointF(0, bend), end)
+        self.setPath(path)
+
+    def shape(self) -> QPainterPath:  # a wider band so edges are easy to hit
+        from PySide6.QtGui import QPainterPathStroker
+        stroker = QPainterPathStroker()
+        stroker.setWidth(12)
+        return stroker.createStroke(self.path())
+
+    def hoverEnterEvent(self, event):
+        self.setPen(QPen(QColor("#0984e3"), 3))
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event):
+        self.setPen(QPen(QColor("#8395a7"), 1.8))
+        super().hoverLeaveEvent(event)
+
+
+class CanvasScene(QGraphicsScene):
+    """Scene mirroring the document's network; rebuilt incrementally after each change."""
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: list[EdgeItem] = []
+        self.setSceneRect(-2000, -400, 4000, 4000)
+
+    def sync(self) -> None:
+        network, analysis = self.document.network, self.document.analysis
+        auto = None
+        for name in [n for n in self.nodes if n not in network.nodes]:
+            self.removeItem(self.nodes.pop(name))
+        for name, node in network.nodes.items():
+            item = self.nodes.get(name)
+            if item is None:
+                item = NodeItem(name)
+                self.nodes[name] = item
+                self.addItem(item)
+            if node.position is not None:
+                pos = node.position
+            else:
+                auto = auto or layered_positions(network)
+                pos = auto[name]
+            if (item.pos().x(), item.pos().y()) != tuple(pos):
+                item.setPos(QPointF(*pos))
+            result = analysis.nodes.get(name) if analysis else None
+            item.update_from(result, node)
+        self._rebuild_edges()
+        self._grow_scene_rect()
+
+    def _rebuild_edges(self) -> None:
+        for edge in self.edges:
+            self.removeItem(edge)
+        for item in self.nodes.values():
+            item.edges = []
+        self.edges = []
+        for name, node in self.document.network.nodes.items():
+            for slot, src in enumerate(node.inputs):
+                if src in self.nodes:
+                    edge = EdgeItem(self.nodes[src], self.nodes[name], slot, len(node.inputs))
+                    self.addItem(edge)
+                    self.edges.append(edge)
+
+    def _grow_scene_rect(self) -> None:
+        bounds = self.itemsBoundingRect().adjusted(-600, -300, 600, 600)
+        self.setSceneRect(self.sceneRect().united(bounds))
+
+    def selected_names(self) -> list[str]:
+        return [i.name for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def select_names(self, names) -> None:
+        self.clearSelection()
+        for name in names:
+            if name in self.nodes:
+                self.nodes[name].setSelected(True)
+
+
+class CanvasView(QGraphicsView):
+    """The view: drops, port drags, zoom (Ctrl+wheel), rubber-band selection."""
+
+    sig_message = Signal(str)
+
+    def __init__(self, document, parent=None):
+        self.scene_ = CanvasScene(document)
+        super().__init__(self.scene_, parent)
+        self.document = document
+        self.setAcceptDrops(True)
+        self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
+        self.setDragMode(QGraphicsView.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.BoundingRectViewportUpdate)
+        self._drag_start: dict[str, tuple] = {}
+        self._wire: QGraphicsPathItem | None = None
+        self._wire_from: str | None = None
+        self.setToolTip("Drag layers here from the palette. Drag from a node's bottom dot to "
+                        "another node to connect. Ctrl+wheel zooms.")
+
+    # -- drag and drop from the palette -------------------------------------------------
+    def dragEnterEvent(self, event):
+        if decode_layer_type(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event):
+        if decode_layer_type(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event):
+        type_name = decode_layer_type(event.mimeData())
+        if not type_name:
+            return super().dropEvent(event)
+        pos = self.mapToScene(event.position().toPoint())
+        self.drop_layer(type_name, pos)
+        event.acceptProposedAction()
+
+    def drop_layer(self, type_name: str, pos: QPointF) -> str | None:
+        """Add a layer where it was dropped: on an edge inserts, on a node appends."""
+        target = self._item_at(pos)
+        position = (round(pos.x(), 1), round(pos.y() - NODE_H / 2, 1))
+        try:
+            if isinstance(target, EdgeItem):
+                name = self.document.insert_on_edge(target.src.name, target.dst.name, type_name,
+                                                    position)
+            elif isinstance(target, NodeItem):
+                below = (target.pos().x(), target.pos().y() + NODE_H + 34)
+                name = self.document.add_node(type_name, below, inputs=[target.name])
+            else:
+                name = self.document.add_node(type_name, position)
+        except Exception as exc:  # never lose the window over a drop
+            self.sig_message.emit(str(exc))
+            return None
+        self.scene_.select_names([name])
+        return name
+
+    def _item_at(self, pos: QPointF):
+        for item in self.scene_.items(pos):
+            if isinstance(item, (NodeItem, EdgeItem)):
+                return item
+        return None
+
+    # -- wiring and moving --------------------------------------------------------------
+    def mousePressEvent(self, event):
+        pos = self.mapToScene(event.position().toPoint())
+        if event.button() == Qt.LeftButton:
+            for item in self.scene_.items(pos):
+                if isinstance(item, NodeItem) and item.is_on_output_port(pos):
+                    self.start_wire(item.name, pos)
+                    return
+        super().mousePressEvent(event)
+        self._drag_start = {n: (i.pos().x(), i.pos().y()) for n, i in self.scene_.nodes.items()
+                            if i.isSelected()}
+
+    def mouseMoveEvent(self, event):
+        if self._wire is not None:
+            self.update_wire(self.mapToScene(event.position().toPoint()))
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event):
+        if self._wire is not None:
+            self.finish_wire(self.mapToScene(event.position().toPoint()))
+            return
+        super().mouseReleaseEvent(event)
+        self.commit_moves()
+
+    def commit_moves(self) -> None:
+        moves = {}
+        for name, old in self._drag_start.items():
+            item = self.scene_.nodes.get(name)
+            if item is None:
+                continue
+            new = (round(item.pos().x(), 1), round(item.pos().y(), 1))
+            if new != old:
+                stored = self.document.network.nodes[name].position
+                moves[name] = (stored, new)
+        self._drag_start = {}
+        if moves:
+            self.document.move_nodes(moves)
+
+    def start_wire(self, src: str, pos: QPointF) -> None:
+        self._wire_from = src
+        self._wire = QGraphicsPathItem()
+        self._wire.setPen(QPen(QColor("#0984e3"), 2, Qt.DashLine))
+        self.scene_.addItem(self._wire)
+        self.update_wire(pos)
+
+    def update_wire(self, pos: QPointF) -> None:
+        start = self.scene_.nodes[self._wire_from].output_port()
+        path = QPainterPath(start)
+        path.lineTo(pos)
+        self._wire.setPath(path)
+
+    def finish_wire(self, pos: QPointF) -> str | None:
+        src = self._wire_from
+        self.scene_.removeItem(self._wire)
+        self._wire, self._wire_from = None, None
+        target = self._item_at(pos)
+        if isinstance(target, NodeItem) and target.name != src:
+            error = self.document.connect_nodes(src, target.name)
+            if error:
+                self.sig_message.emit(error)
+            return error
+        return None
+
+    # -- zoom ---------------------------------------------------------------------------
+    def wheelEvent(self, event):
+        if event.modifiers() & Qt.ControlModifier:
+            factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
+            self.scale(factor, factor)
+            return
+        super().wheelEvent(event)
+
+    def zoom_to_fit(self) -> None:
+        rect = self.scene_.itemsBoundingRect()
+        if rect.isNull():
+            return
+        self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.KeepAspectRatio)
+        scale = self.transform().m11()
+        if scale > 1.4 or scale < 0.7:  # keep labels readable; a long network scrolls
+            self.resetTransform()
+            scale = min(1.4, max(0.7, scale))
+            self.scale(scale, scale)
+            visible = self.viewport().height() / scale
+            self.centerOn(rect.center().x(), rect.top() + min(rect.height(), visible) / 2 - 40)
+
+    def zoom(self, factor: float) -> None:
+        self.scale(factor, factor)

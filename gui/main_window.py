@@ -1,0 +1,517 @@
+"""The main window: palette (left), canvas (centre), properties (right), analysis (bottom),
+a workspace bar for the other workspaces, menus, shortcuts, settings, autosave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
+                               QMessageBox, QTabBar, QVBoxLayout, QWidget)
+
+from core import io
+from core.errors import MlsysError
+from core.network import Network
+from core.presets import load_preset, preset_descriptions
+
+from .analysis_panel import AnalysisPanel
+from .editor.canvas import CanvasView
+from .editor.document import Document
+from .editor.palette import PaletteWidget
+from .editor.properties import PropertyPanel
+
+WORKSPACES = ("Design", "Training", "Dataflow", "Pipeline", "Profiling")
+AUTOSAVE_MS = 30_000
+MAX_RECENT = 10
+FILE_FILTER = "MLSys Studio designs (*.json);;All files (*)"
+
+
+def recovery_path() -> Path:
+    base = Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or Path.home())
+    return base / "recovery" / "autosave.json"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None, parent=None):
+        super().__init__(parent)
+        self.settings = settings or QSettings()
+        self.document = Document(self._default_network(), self)
+        self.canvas = CanvasView(self.document)
+        self.layer_palette = PaletteWidget()
+        self.properties = PropertyPanel(self.document)
+        self.analysis_panel = AnalysisPanel(self.document)
+        self._build_central()
+        self._build_docks()
+        self._build_actions()
+        self._build_menus()
+        self._wire()
+        self._restore_settings()
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.autosave)
+        self.autosave_timer.start()
+        self.on_analysis(self.document.analysis)
+        self.update_title()
+        QTimer.singleShot(0, self.canvas.zoom_to_fit)
+
+    @staticmethod
+    def _default_network() -> Network:
+        return load_preset("lenet5")
+
+    # -- layout -------------------------------------------------------------------------
+    def _build_central(self) -> None:
+        self.workspace_bar = QTabBar()
+        self.workspace_bar.setExpanding(False)
+        for name in WORKSPACES:
+            self.workspace_bar.addTab(name)
+        for i, name in enumerate(WORKSPACES[1:], start=1):
+            self.workspace_bar.setTabEnabled(i, False)
+            self.workspace_bar.setTabToolTip(i, f"The {name} workspace is not built yet")
+        self.workspace_bar.setTabToolTip(0, "Build a network and analyse it")
+        holder = QWidget()
+        layout = QVBoxLayout(holder)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.workspace_bar)
+        layout.addWidget(self.canvas)
+        self.setCentralWidget(holder)
+        self.status = QLabel()
+        self.statusBar().addPermanentWidget(self.status)
+
+    def _dock(self, title: str, widget, area, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_docks(self) -> None:
+        self.palette_dock = self._dock("Layers", self.layer_palette, Qt.LeftDockWidgetArea, "palette")
+        self.properties_dock = self._dock("Properties", self.properties, Qt.RightDockWidgetArea,
+                                          "properties")
+        self.analysis_dock = self._dock("Analysis", self.analysis_panel,
+                                        Qt.BottomDockWidgetArea, "analysis")
+        self.resizeDocks([self.palette_dock, self.properties_dock], [190, 290], Qt.Horizontal)
+        self.resizeDocks([self.analysis_dock], [300], Qt.Vertical)
+
+    def _action(self, text, slot, shortcut=None, tip="") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(tip or text.replace("&", "").rstrip("…"))
+        action.setStatusTip(action.toolTip())
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.act_new = a("&New", self.new_design, QKeySequence.New, "Start an empty design")
+        self.act_open = a("&Open…", self.open_dialog, QKeySequence.Open, "Open a design file")
+        self.act_save = a("&Save", self.save, QKeySequence.Save, "Save the design")
+        self.act_save_as = a("Save &As…", self.save_as, QKeySequence.SaveAs)
+        self.act_import = a("&Import from PyTorch…", self.import_model, "Ctrl+I",
+                            "Import torchvision:NAME or path/model.py:factory")
+        self.act_export_table = a("Analysis &table…", self.export_table, "Ctrl+E",
+                                  "Save the per-layer table as CSV, Markdown or LaTeX")
+        self.act_export_png = a("Canvas as &PNG…", self.export_png)
+        self.act_export_code = a("PyTorch &code…", self.export_code)
+        self.act_quit = a("&Quit", self.close, QKeySequence.Quit)
+        self.act_undo = self.document.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcut(QKeySequence.Undo)
+        self.act_redo = self.document.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcut(QKeySequence.Redo)
+        self.act_delete = a("&Delete", self.delete_selection, QKeySequence.Delete,
+                            "Delete the selected layers")
+        self.act_duplicate = a("D&uplicate", self.duplicate_selection, "Ctrl+D",
+                               "Duplicate the selected layers")
+        self.act_select_all = a("Select &All", self.select_all, QKeySequence.SelectAll)
+        self.act_fit = a("Zoom to &Fit", self.canvas.zoom_to_fit, "Ctrl+0")
+        self.act_zoom_in = a("Zoom &In", lambda: self.canvas.zoom(1.2), QKeySequence.ZoomIn)
+        self.act_zoom_out = a("Zoom &Out", lambda: self.canvas.zoom(1 / 1.2),
+                              QKeySequence.ZoomOut)
+        self.act_layout = a("&Auto Layout", self.auto_layout, "Ctrl+L",
+                            "Arrange the layers top to bottom (undoable)")
+        self.act_ds = a("Convert to &Depthwise-Separable", self.convert_ds, "Ctrl+Shift+D",
+                        "Replace every plain Conv2d by its depthwise + pointwise unit")
+        self.act_solver = a("Conv &Solver…", self.open_solver, "Ctrl+Shift+S",
+                            "Find kernel, stride, padding and dilation for an output size")
+        self.act_about = a("&About", self.about)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.act_new, self.act_open])
+        self.preset_menu = file_menu.addMenu("Open &Preset")
+        for name, description in preset_descriptions():
+            action = self.preset_menu.addAction(name)
+            action.setToolTip(description)
+            action.setStatusTip(description)
+            action.triggered.connect(lambda _=False, n=name: self.open_preset(n))
+        self.preset_menu.setToolTipsVisible(True)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        file_menu.addSeparator()
+        file_menu.addActions([self.act_save, self.act_save_as])
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_import)
+        export = file_menu.addMenu("&Export")
+        export.addActions([self.act_export_table, self.act_export_png, self.act_export_code])
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        edit = bar.addMenu("&Edit")
+        edit.addActions([self.act_undo, self.act_redo])
+        edit.addSeparator()
+        edit.addActions([self.act_delete, self.act_duplicate, self.act_select_all])
+        view = bar.addMenu("&View")
+        view.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_layout])
+        view.addSeparator()
+        theme = view.addMenu("&Theme")
+        group = QActionGroup(self)
+        for mode in ("system", "light", "dark"):
+            action = theme.addAction(mode.capitalize())
+            action.setCheckable(True)
+            action.setChecked(mode == self.settings.value("theme", "system"))
+            action.triggered.connect(lambda _=False, m=mode: self.set_theme(m))
+            group.addAction(action)
+        view.addSeparator()
+        for dock in (self.palette_dock, self.properties_dock, self.analysis_dock):
+            view.addAction(dock.toggleViewAction())
+        tools = bar.addMenu("&Tools")
+        tools.addActions([self.act_ds, self.act_solver])
+        bar.addMenu("&Help").addAction(self.act_about)
+        self._refresh_recent_menu()
+
+    def _wire(self) -> None:
+        doc = self.document
+        doc.sig_analysis.connect(self.on_analysis)
+        doc.sig_path_changed.connect(self.update_title)
+        doc.undo_stack.cleanChanged.connect(self.update_title)
+        doc.sig_reset.connect(self.on_reset)
+        self.canvas.scene_.selectionChanged.connect(self.on_selection)
+        self.canvas.sig_message.connect(self.show_message)
+        self.layer_palette.tree.sig_activated.connect(self.append_layer)
+        self.analysis_panel.layers.sig_node_selected.connect(self.select_node)
+        self.analysis_panel.layers.sig_export.connect(self.export_table)
+
+    # -- reactions ------------------------------------------------------------------------
+    def on_analysis(self, analysis) -> None:
+        self.canvas.scene_.sync()
+        self.analysis_panel.set_analysis(analysis)
+        self.properties.update_status()
+        if analysis is None:
+            self.status.setText("the network has a cycle")
+            return
+        errors = analysis.errors
+        t = analysis.totals
+        text = (f"{len(analysis.order)} layers · {t.params:,} params · {t.macs:,} MACs · "
+                f"batch {analysis.options.batch} · {analysis.options.precision}")
+        if errors:
+            text = f"{len(errors)} error(s) — " + text
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #d63031;" if errors else "")
+
+    def on_reset(self) -> None:
+        self.canvas.scene_.sync()
+        self.properties.show_node(None)
+        QTimer.singleShot(0, self.canvas.zoom_to_fit)
+
+    def on_selection(self) -> None:
+        names = self.canvas.scene_.selected_names()
+        self.properties.show_node(names[0] if len(names) == 1 else None)
+        if len(names) == 1:
+            self.analysis_panel.layers.select_node(names[0])
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def select_node(self, name: str) -> None:
+        scene = self.canvas.scene_
+        if scene.selected_names() != [name]:
+            scene.select_names([name])
+            item = scene.nodes.get(name)
+            if item is not None:
+                self.canvas.ensureVisible(item)
+
+    def update_title(self, *_args) -> None:
+        self.setWindowTitle(f"{self.document.display_name()}[*] — MLSys Studio")
+        self.setWindowModified(self.document.modified)
+
+    # -- edit actions ---------------------------------------------------------------------
+    def delete_selection(self) -> None:
+        self.document.remove_nodes(self.canvas.scene_.selected_names())
+
+    def duplicate_selection(self) -> None:
+        names = self.document.duplicate_nodes(self.canvas.scene_.selected_names())
+        self.canvas.scene_.select_names(names)
+
+    def select_all(self) -> None:
+        for item in self.canvas.scene_.nodes.values():
+            item.setSelected(True)
+
+    def append_layer(self, type_name: str) -> None:
+        """Double-click in the palette: add after the selected layer (or unconnected)."""
+        selected = self.canvas.scene_.selected_names()
+        inputs = selected[:1]
+        position = None
+        if inputs:
+            item = self.canvas.scene_.nodes[inputs[0]]
+            position = (item.pos().x(), item.pos().y() + 96)
+        name = self.document.add_node(type_name, position, inputs=inputs)
+        self.canvas.scene_.select_names([name])
+
+    def auto_layout(self) -> None:
+        from core.layout import layered_positions
+        positions = layered_positions(self.document.network)
+        moves = {n: (self.document.network.nodes[n].position, p) for n, p in positions.items()}
+        self.document.move_nodes(moves)
+        self.canvas.zoom_to_fit()
+
+    def convert_ds(self) -> None:
+        names = self.document.convert_to_depthwise_separable()
+        self.statusBar().showMessage(
+            f"Converted {', '.join(names)}" if names else "No plain Conv2d layers to convert",
+            8000)
+
+    def open_solver(self) -> None:
+        from .solver_dialog import ConvSolverDialog
+        selected = self.canvas.scene_.selected_names()
+        node = selected[0] if len(selected) == 1 and self.document.network.nodes[
+            selected[0]].type in ("Conv2d", "MaxPool2d", "AvgPool2d",
+                                  "DepthwiseSeparableConv2d") else None
+        ConvSolverDialog(self.document, node, self).exec()
+
+    # -- files ----------------------------------------------------------------------------
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current document."""
+        if not self.document.modified:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"Save the changes to {self.document.display_name()}?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        if answer == QMessageBox.Save:
+            return self.save()
+        return answer == QMessageBox.Discard
+
+    def new_design(self) -> None:
+        if self.maybe_save():
+            net = Network("untitled")
+            net.add_node("Input", "input", {"shape": [1, 28, 28]}, position=(0, 0))
+            self.document.load_network(net)
+
+    def open_preset(self, name: str) -> None:
+        if self.maybe_save():
+            self.document.load_network(load_preset(name))
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open design", self._last_dir(), FILE_FILTER)
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path) -> bool:
+        try:
+            self.document.open(path)
+        except MlsysError as exc:
+            QMessageBox.warning(self, "Cannot open design", str(exc))
+            self._remember_recent(path, remove=True)
+            return False
+        self._remember_recent(path)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        suggestion = str(Path(self._last_dir()) / f"{self.document.network.name or 'design'}.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save design", suggestion, FILE_FILTER)
+        return self._save_to(path) if path else False
+
+    def _save_to(self, path) -> bool:
+        try:
+            self.document.save(path)
+        except (OSError, MlsysError) as exc:
+            QMessageBox.warning(self, "Cannot save", f"{path}: {exc}")
+            return False
+        self._remember_recent(str(path))
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def import_model(self) -> None:
+        spec, ok = QInputDialog.getText(self, "Import from PyTorch",
+                                        "torchvision:NAME or path/to/model.py:factory",
+                                        text="torchvision:resnet18")
+        if not ok or not spec.strip() or not self.maybe_save():
+            return
+        from PySide6.QtWidgets import QApplication
+        QApplication.setOverrideCursor(Qt.WaitCursor)
+        try:
+            from core.models import resolve_model
+            network = resolve_model(spec)
+        except MlsysError as exc:
+            QApplication.restoreOverrideCursor()
+            QMessageBox.warning(self, "Cannot import", str(exc))
+            return
+        QApplication.restoreOverrideCursor()
+        self.document.load_network(network)
+
+    def export_table(self) -> None:
+        from core.export import render
+        from core.report import layer_table
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export table", str(Path(self._last_dir()) / f"{self.document.network.name}.csv"),
+            "CSV (*.csv);;Markdown (*.md);;LaTeX (*.tex)")
+        if not path or self.document.analysis is None:
+            return
+        fmt = {".md": "md", ".tex": "latex"}.get(Path(path).suffix.lower(), "csv")
+        backward = self.analysis_panel.layers.model.mode != "forward"
+        text = render(layer_table(self.document.analysis, backward, self.document.network.name),
+                      fmt)
+        self._write_text(path, text)
+
+    def export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export canvas", str(Path(self._last_dir()) / f"{self.document.network.name}.png"),
+            "PNG (*.png)")
+        if path:
+            self.render_canvas_png(path)
+
+    def render_canvas_png(self, path) -> bool:
+        from PySide6.QtCore import QRectF
+        from PySide6.QtGui import QImage, QPainter
+        scene = self.canvas.scene_
+        rect = scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
+        image = QImage(max(1, int(rect.width())), max(1, int(rect.height())),
+                       QImage.Format_ARGB32)
+        image.fill(self.palette_color())
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.Antialiasing)
+        scene.render(painter, QRectF(image.rect()), rect)
+        painter.end()
+        return image.save(str(path))
+
+    def palette_color(self):
+        from PySide6.QtGui import QPalette
+        return self.canvas.palette().color(QPalette.Base)
+
+    def export_code(self) -> None:
+        from core.codegen import generate
+        try:
+            code = generate(self.document.network)
+        except MlsysError as exc:
+            QMessageBox.warning(self, "Cannot export code", f"Fix this first: {exc}")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export PyTorch code",
+            str(Path(self._last_dir()) / f"{self.document.network.name.replace('-', '_')}.py"),
+            "Python (*.py)")
+        if path:
+            self._write_text(path, code)
+
+    def _write_text(self, path, text: str) -> None:
+        try:
+            Path(path).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot write", f"{path}: {exc}")
+            return
+        self.statusBar().showMessage(f"Wrote {path}", 5000)
+
+    # -- settings, recent files, autosave -------------------------------------------------
+    def _last_dir(self) -> str:
+        return str(self.settings.value("last_dir", str(Path.home())))
+
+    def _remember_recent(self, path, remove: bool = False) -> None:
+        path = str(Path(path).resolve())
+        recent = [p for p in self._recent() if p != path]
+        if not remove:
+            recent.insert(0, path)
+            self.settings.setValue("last_dir", str(Path(path).parent))
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._refresh_recent_menu()
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self._recent()
+        for path in recent:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.maybe_save() and
+                                     self.open_file(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        state = self.settings.value("window_state")
+        if state is not None:
+            self.restoreState(state)
+
+    def set_theme(self, mode: str) -> None:
+        from .theme import apply_theme
+        self.settings.setValue("theme", mode)
+        apply_theme(mode)
+        self.canvas.scene_.update()
+
+    def autosave(self) -> None:
+        """Write the design to the recovery file while it has unsaved changes."""
+        path = recovery_path()
+        if not self.document.modified:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            io.save(self.document.network, path)
+            self.settings.setValue("recovery_source",
+                                   str(self.document.path) if self.document.path else "")
+        except OSError:
+            pass  # autosave must never interrupt work
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer to restore the autosaved design. Returns True if restored."""
+        path = recovery_path()
+        if not path.exists():
+            return False
+        answer = QMessageBox.question(self, "Recover unsaved work",
+                                      "MLSys Studio did not close cleanly last time. Restore "
+                                      "the autosaved design?",
+                                      QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
+        restored = False
+        if answer == QMessageBox.Yes:
+            try:
+                self.document.load_network(io.load(path))
+                self.document.undo_stack.resetClean()  # unsaved until the user saves it
+                self.update_title()
+                restored = True
+            except MlsysError as exc:
+                QMessageBox.warning(self, "Cannot recover", str(exc))
+        path.unlink(missing_ok=True)
+        return restored
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About MLSys Studio",
+                          "<b>MLSys Studio</b><br>Shapes, parameters, operations and bytes of "
+                          "neural networks, with the formula behind each number.<br><br>MAC = "
+                          "multiply + accumulate; FLOPs = mul + add + special; the torch "
+                          "convention (2·MACs of conv/linear/matmul) matches "
+                          "FlopCounterMode.")
+
+    def closeEvent(self, event) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.autosave_timer.stop()
+        recovery_path().unlink(missing_ok=True)
+        self.canvas.scene_.selectionChanged.disconnect(self.on_selection)
+        event.accept()

@@ -1,0 +1,39 @@
+"""GUI test fixtures: isolated settings, QStandardPaths test mode, and no modal dialog can
+ever block a test run (each test that expects one patches it with its answer)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings, QStandardPaths
+
+
+@pytest.fixture(autouse=True)
+def no_blocking_dialogs(monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+    def unexpected(*args, **kwargs):
+        raise AssertionError(f"unexpected modal dialog: {args[1:3]}")
+    for name in ("question", "warning", "information", "critical", "about"):
+        monkeypatch.setattr(QMessageBox, name, unexpected)
+    for name in ("getOpenFileName", "getSaveFileName", "getExistingDirectory"):
+        monkeypatch.setattr(QFileDialog, name, unexpected)
+    monkeypatch.setattr(QInputDialog, "getText", unexpected)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    QStandardPaths.setTestModeEnabled(True)
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    from gui.main_window import MainWindow
+    win = MainWindow(settings)
+    win.resize(1300, 850)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.document.undo_stack.setClean()  # the fixture closes without a prompt
+    win.close()
+    win.deleteLater()
