@@ -141,6 +141,7 @@ class AnalysisTableModel(QAbstractTableModel):
         self.rows: list[RowRef] = []
         self.mode = "forward"
         self.columns = self._columns_for(self.mode)
+        self._cache: dict = {}
 
     @staticmethod
     def _columns_for(mode: str) -> list[Column]:
@@ -150,12 +151,14 @@ class AnalysisTableModel(QAbstractTableModel):
 
     def set_mode(self, mode: str) -> None:
         self.beginResetModel()
+        self._cache = {}
         self.mode = mode
         self.columns = self._columns_for(mode)
         self.endResetModel()
 
     def set_analysis(self, analysis: Analysis | None) -> None:
         self.beginResetModel()
+        self._cache = {}
         self.analysis = analysis
         self.rows = []
         if analysis is not None:
@@ -187,11 +190,14 @@ class AnalysisTableModel(QAbstractTableModel):
         return None
 
     def cell(self, row: int, column: int):
-        """The raw cell: an Expr, a string, an int (totals) or None."""
-        ref, col = self.rows[row], self.columns[column]
-        if ref.name is None:
-            return self._total(col)
-        return col.getter(ref, self.analysis)
+        """The raw cell: an Expr, a string, an int (totals) or None (cached per reset:
+        views ask for the same cell many times per paint)."""
+        key = (row, column)
+        if key not in self._cache:
+            ref, col = self.rows[row], self.columns[column]
+            self._cache[key] = self._total(col) if ref.name is None else col.getter(
+                ref, self.analysis)
+        return self._cache[key]
 
     def _total(self, col: Column):
         if col.key == "name":
@@ -243,10 +249,7 @@ class AnalysisTableModel(QAbstractTableModel):
             if ref.part is not None:
                 return QColor("#7f8c8d")
         if role == Qt.FontRole and ref.name is None:
-            from PySide6.QtGui import QFont
-            font = QFont()
-            font.setBold(True)
-            return font
+            return _bold_font()
         return None
 
     def explain(self, row: int, column: int) -> str:
@@ -283,6 +286,20 @@ class AnalysisTableModel(QAbstractTableModel):
             lines.append(f"<p style='color:gray'>{_html(convention)} Batch {opts.batch}, "
                          f"{opts.precision}, bias adds {'on' if opts.bias_adds else 'off'}.</p>")
         return "".join(lines)
+
+
+_BOLD = []
+
+
+def _bold_font():
+    """One shared bold font: returning a fresh QFont from data() on every call made
+    PySide6 6.12 lose references to None (measured: it crashed long sessions)."""
+    if not _BOLD:
+        from PySide6.QtGui import QFont
+        font = QFont()
+        font.setBold(True)
+        _BOLD.append(font)
+    return _BOLD[0]
 
 
 def _html(text: str) -> str:
