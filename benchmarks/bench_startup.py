@@ -1,0 +1,57 @@
+"""Time to first window: a fresh process that opens the main window offscreen, against a
+fresh process that only imports torch (what an eager import would add). Alternating runs;
+prints medians and the ratio. Usage: .venv/bin/python benchmarks/bench_startup.py [-n 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+WINDOW = """
+import time; t0 = time.perf_counter()
+import sys
+from PySide6.QtCore import QSettings
+from gui.app import make_app
+app = make_app()
+from gui.main_window import MainWindow
+w = MainWindow(QSettings(sys.argv[1], QSettings.IniFormat)); w.show(); app.processEvents()
+print(time.perf_counter() - t0, 'torch' in sys.modules)
+w.document.undo_stack.setClean(); w.close()
+"""
+TORCH = "import time; t0 = time.perf_counter(); import torch; print(time.perf_counter() - t0)"
+
+
+def run(code: str, *args) -> tuple[float, str]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=300, check=True).stdout.split()
+    return float(out[0]), " ".join(out[1:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=5)
+    args = parser.parse_args()
+    window, torch_only, flags = [], [], set()
+    for _ in range(args.n):
+        seconds, flag = run(WINDOW, str(ROOT / ".bench-startup.ini"))
+        window.append(seconds)
+        flags.add(flag)
+        torch_only.append(run(TORCH)[0])
+    (ROOT / ".bench-startup.ini").unlink(missing_ok=True)
+    w, t = statistics.median(window), statistics.median(torch_only)
+    print(f"time to first window (in-process, after interpreter start): median {w * 1000:.0f} ms")
+    print(f"import torch alone:                                          median {t * 1000:.0f} ms")
+    print(f"torch imported before the window showed: {flags}")
+    print(f"ratio window / import torch = {w / t:.2f}")
+
+
+if __name__ == "__main__":
+    main()
