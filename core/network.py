@@ -294,11 +294,11 @@ class Network:
             raise NetworkError(f"there is already a node called {name!r}")
 
     def _insert(self, node: Node, index: int | None) -> None:
+        if index is None or index >= len(self.nodes):
+            self.nodes[node.name] = node  # appending keeps building a network linear
+            return
         items = list(self.nodes.items())
-        if index is None or index >= len(items):
-            items.append((node.name, node))
-        else:
-            items.insert(index, (node.name, node))
+        items.insert(index, (node.name, node))
         self.nodes = dict(items)
 
 

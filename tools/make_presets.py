@@ -138,15 +138,27 @@ def autoencoder_classifier() -> Network:
     return net
 
 
-def resnet18() -> Network:
-    net = Network("resnet18", "ResNet-18 (He et al. 2016) on 3×224×224, as torchvision builds "
-                              "it: 11,689,512 parameters.")
+def resnet_stem(net: Network) -> Chain:
+    """torchvision's ResNet stem: 7×7/2 conv, batch norm, ReLU, 3×3/2 max-pool."""
     c = Chain(net)
     c.add("Input", "input", [], shape=[3, 224, 224])
     c.add("Conv2d", "conv1", out_channels=64, kernel=7, stride=2, padding=3, bias=False)
     c.add("BatchNorm2d", "bn1")
     c.add("ReLU", "relu")
     c.add("MaxPool2d", "maxpool", kernel=3, stride=2, padding=1)
+    return c
+
+
+def resnet_head(c: Chain) -> None:
+    c.add("AdaptiveAvgPool2d", "avgpool", output_size=1)
+    c.add("Flatten", "flatten")
+    c.add("Linear", "fc", out_features=1000)
+
+
+def resnet18() -> Network:
+    net = Network("resnet18", "ResNet-18 (He et al. 2016) on 3×224×224, as torchvision builds "
+                              "it: 11,689,512 parameters.")
+    c = resnet_stem(net)
     channels = 64
     for stage, width in enumerate((64, 128, 256, 512), start=1):
         for block in range(2):
@@ -166,21 +178,14 @@ def resnet18() -> Network:
             c.add("Add", p + "add", [main, identity])
             c.add("ReLU", p + "relu2")
             channels = width
-    c.add("AdaptiveAvgPool2d", "avgpool", output_size=1)
-    c.add("Flatten", "flatten")
-    c.add("Linear", "fc", out_features=1000)
+    resnet_head(c)
     return net
 
 
 def resnet50() -> Network:
     net = Network("resnet50", "ResNet-50 (He et al. 2016; torchvision's v1.5 with the stride on "
                               "the 3×3 convolution) on 3×224×224: 25,557,032 parameters.")
-    c = Chain(net)
-    c.add("Input", "input", [], shape=[3, 224, 224])
-    c.add("Conv2d", "conv1", out_channels=64, kernel=7, stride=2, padding=3, bias=False)
-    c.add("BatchNorm2d", "bn1")
-    c.add("ReLU", "relu")
-    c.add("MaxPool2d", "maxpool", kernel=3, stride=2, padding=1)
+    c = resnet_stem(net)
     channels = 64
     for stage, (width, blocks) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3)), start=1):
         for block in range(blocks):
@@ -203,9 +208,7 @@ def resnet50() -> Network:
             c.add("Add", p + "add", [main, identity])
             c.add("ReLU", p + "relu3")
             channels = width * 4
-    c.add("AdaptiveAvgPool2d", "avgpool", output_size=1)
-    c.add("Flatten", "flatten")
-    c.add("Linear", "fc", out_features=1000)
+    resnet_head(c)
     return net
 
 
