@@ -71,12 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub) -> None:
-    """Commands contributed by other engine packages (present when they are installed)."""
-    try:
-        from .dataflow.cli import register
-    except ImportError:
-        return
-    register(sub)
+    """Commands contributed by the other engine packages (training, dataflow)."""
+    from .dataflow.cli import register as register_dataflow
+    from .train_cli import register as register_train
+    register_train(sub)
+    register_dataflow(sub)
 
 
 # ---------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def pool_geometry(ctx: Ctx, dilation=(1, 1)) -> tuple[int, int]:
     p = ctx.p
     (kh, kw), (sh, sw), (ph, pw) = p["kernel"], p["stride"], p["padding"]
     (dh, dw) = dilation
-    if 2 * ph > dh * (kh - 1) + 1 or 2 * pw > dw * (kw - 1) + 1:
+    if ph > kh // 2 or pw > kw // 2:  # PyTorch's rule, on the undilated window
         raise ctx.error("padding", f"padding {pair_text(p['padding'])} is more than half the "
                                    f"{kh}×{kw} window")
     if dh * (kh - 1) + 1 > h + 2 * ph or dw * (kw - 1) + 1 > w + 2 * pw:

@@ -136,3 +136,15 @@ def test_saved_file_is_versioned_json(tmp_path):
     io.save(small(), tmp_path / "s.json")
     data = json.loads((tmp_path / "s.json").read_text())
     assert data["format"] == "mlsys-studio-design" and data["version"] == 1
+
+
+def test_pool_padding_limit_follows_torch_on_the_undilated_window():
+    """Found by the random cross-check: torch refuses padding > kernel // 2 even when a
+    dilation makes the window wider."""
+    net = Network()
+    net.add_node("Input", "x", {"shape": [1, 12, 12]})
+    net.add_node("MaxPool2d", "p", {"kernel": 3, "stride": 1, "padding": 2, "dilation": 2},
+                 ["x"])
+    assert "padding 2 is more than half the 3×3 window" in analyze(net).errors["p"]
+    net.set_param("p", "padding", 1)
+    assert analyze(net).errors == {}
