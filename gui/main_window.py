@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
-                               QMessageBox, QTabBar, QVBoxLayout, QWidget)
+                               QMessageBox, QStackedWidget, QTabBar, QVBoxLayout, QWidget)
 
 from core import io
 from core.errors import MlsysError
@@ -69,15 +69,44 @@ class MainWindow(QMainWindow):
             self.workspace_bar.setTabEnabled(i, False)
             self.workspace_bar.setTabToolTip(i, f"The {name} workspace is not built yet")
         self.workspace_bar.setTabToolTip(0, "Build a network and analyse it")
+        self.workspaces = QStackedWidget()
+        self.workspace_pages: dict[str, QWidget] = {"Design": self.canvas}
+        self.workspaces.addWidget(self.canvas)
         holder = QWidget()
         layout = QVBoxLayout(holder)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.workspace_bar)
-        layout.addWidget(self.canvas)
+        layout.addWidget(self.workspaces)
         self.setCentralWidget(holder)
+        self.workspace_bar.currentChanged.connect(self.show_workspace)
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status)
+
+    def add_workspace(self, name: str, page: QWidget) -> None:
+        """Put a workspace's page behind its tab (enabling the tab)."""
+        index = WORKSPACES.index(name)
+        self.workspace_pages[name] = page
+        self.workspaces.addWidget(page)
+        self.workspace_bar.setTabEnabled(index, True)
+        self.workspace_bar.setTabToolTip(index, page.toolTip() or name)
+
+    def show_workspace(self, index: int) -> None:
+        """Switch the central page; the editor's docks belong to the Design workspace."""
+        name = WORKSPACES[index]
+        page = self.workspace_pages.get(name)
+        if page is None:
+            return
+        if self.workspace_bar.currentIndex() != index:
+            self.workspace_bar.setCurrentIndex(index)
+            return
+        design = name == "Design"
+        if not design and self.workspaces.currentWidget() is self.canvas:
+            self._design_docks = [d for d in (self.palette_dock, self.properties_dock,
+                                              self.analysis_dock) if d.isVisible()]
+        for dock in (self.palette_dock, self.properties_dock, self.analysis_dock):
+            dock.setVisible(design and dock in getattr(self, "_design_docks", [dock]))
+        self.workspaces.setCurrentWidget(page)
 
     def _dock(self, title: str, widget, area, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
