@@ -165,7 +165,25 @@ class MainWindow(QMainWindow):
                         "Replace every plain Conv2d by its depthwise + pointwise unit")
         self.act_solver = a("Conv &Solver…", self.open_solver, "Ctrl+Shift+S",
                             "Find kernel, stride, padding and dilation for an output size")
+        self.act_compare = a("&Compare with Design…", self.compare_with_design, None,
+                             "Show this design and a saved one side by side")
         self.act_about = a("&About", self.about)
+        self._set_icons()
+
+    def _set_icons(self) -> None:
+        from PySide6.QtWidgets import QStyle
+        style = self.style()
+        for action, icon in ((self.act_new, QStyle.SP_FileIcon),
+                             (self.act_open, QStyle.SP_DialogOpenButton),
+                             (self.act_save, QStyle.SP_DialogSaveButton),
+                             (self.act_undo, QStyle.SP_ArrowBack),
+                             (self.act_redo, QStyle.SP_ArrowForward),
+                             (self.act_delete, QStyle.SP_TrashIcon),
+                             (self.act_fit, QStyle.SP_TitleBarMaxButton),
+                             (self.act_layout, QStyle.SP_BrowserReload),
+                             (self.act_solver, QStyle.SP_FileDialogContentsView),
+                             (self.act_about, QStyle.SP_MessageBoxInformation)):
+            action.setIcon(style.standardIcon(icon))
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -206,8 +224,16 @@ class MainWindow(QMainWindow):
         for dock in (self.palette_dock, self.properties_dock, self.analysis_dock):
             view.addAction(dock.toggleViewAction())
         tools = bar.addMenu("&Tools")
-        tools.addActions([self.act_ds, self.act_solver])
+        tools.addActions([self.act_ds, self.act_solver, self.act_compare])
         bar.addMenu("&Help").addAction(self.act_about)
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main_toolbar")
+        toolbar.setMovable(False)
+        toolbar.addActions([self.act_new, self.act_open, self.act_save])
+        toolbar.addSeparator()
+        toolbar.addActions([self.act_undo, self.act_redo, self.act_delete])
+        toolbar.addSeparator()
+        toolbar.addActions([self.act_fit, self.act_layout, self.act_solver])
         self._refresh_recent_menu()
 
     def _wire(self) -> None:
@@ -300,6 +326,24 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"Converted {', '.join(names)}" if names else "No plain Conv2d layers to convert",
             8000)
+
+    def compare_with_design(self, path=None) -> bool:
+        from core.analysis import analyze
+
+        from .compare_dialog import CompareDialog
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Compare with design", self._last_dir(),
+                                                  FILE_FILTER)
+        if not path:
+            return False
+        try:
+            other = analyze(io.load(path), self.document.options)
+        except MlsysError as exc:
+            QMessageBox.warning(self, "Cannot compare", str(exc))
+            return False
+        self.compare_dialog = CompareDialog(self.document.analysis, other, self)
+        self.compare_dialog.show()
+        return True
 
     def open_solver(self) -> None:
         from .solver_dialog import ConvSolverDialog

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDrag
+from PySide6.QtGui import QColor, QDrag, QIcon, QPixmap
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from core.catalog import by_category
@@ -11,6 +11,14 @@ from core.catalog import by_category
 from .mime import layer_type_mime
 
 TYPE_ROLE = Qt.UserRole + 1
+
+
+def category_icon(category: str) -> QIcon:
+    """A small swatch in the category's canvas colour."""
+    from .canvas import CATEGORY_COLORS
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor(CATEGORY_COLORS.get(category, "#7f8c8d")))
+    return QIcon(pixmap)
 
 
 class PaletteTree(QTreeWidget):
@@ -29,6 +37,7 @@ class PaletteTree(QTreeWidget):
                 continue
             group = QTreeWidgetItem(self, [category])
             group.setFlags(Qt.ItemIsEnabled)
+            group.setIcon(0, category_icon(category))
             for kind in kinds:
                 leaf = QTreeWidgetItem(group, [kind.name])
                 leaf.setData(0, TYPE_ROLE, kind.name)

@@ -305,3 +305,17 @@ def test_new_design_and_append_from_palette(window, monkeypatch):
     window.append_layer("ReLU")
     assert doc.analysis.errors == {} and len(doc.network) == 3
     assert doc.network.nodes["relu1"].inputs == ["conv1"]
+
+
+def test_compare_with_a_saved_design(window, tmp_path):
+    from core import io
+    from core.presets import load_preset
+    path = tmp_path / "ds.json"
+    io.save(load_preset("lenet5-ds"), path)
+    assert window.compare_with_design(str(path))
+    table = window.compare_dialog.table
+    rows = {table.item(r, 0).text(): r for r in range(table.rowCount())}
+    assert table.item(rows["conv1"], 4).text() == "117,600"  # MACs of this design
+    assert table.item(rows["conv1"], 5).text() == "24,304"   # MACs of the saved one
+    assert table.item(rows["total"], 6).text() == "85.1%"
+    window.compare_dialog.close()
