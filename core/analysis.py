@@ -95,7 +95,6 @@ class NodeResult:
 @dataclass
 class Totals:
     params: int = 0
-    trainable_params: int = 0
     macs: int = 0
     mul: int = 0
     add: int = 0
@@ -321,9 +320,8 @@ def _attach_gradients(network: Network, order: list[str], results: dict[str, Nod
         kind = layer_type(node.type)
         ctx = Ctx(name, result.params, result.input_shapes, options.batch, result.output_shape,
                   in_grads=in_grads)
-        if node.type == "MaxUnpool2d" or node.type == "Input":
-            ctx.refs = {d: (results[d].type, results[d].input_shapes, results[d].output_shape)
-                        for d in kind.dependencies(result.params)}
+        ctx.refs = {d: (results[d].type, results[d].input_shapes, results[d].output_shape)
+                    for d in kind.dependencies(result.params)}
         if result.losses:
             result.backward = kind.backward(ctx, result.needs_input_grad, options.bias_adds)
             _, result.torch_backward = kind.torch_flops(ctx, result.needs_input_grad)
@@ -336,7 +334,6 @@ def _totals(results: dict[str, NodeResult]) -> Totals:
         if not r.ok:
             continue
         t.params += r.weight_elements + r.bias_elements
-        t.trainable_params += r.weight_elements + r.bias_elements
         for key in COUNT_KEYS + ("bias_adds",):
             setattr(t, key, getattr(t, key) + getattr(r.forward, key).value)
         t.weight_bytes += r.weight_bytes.value

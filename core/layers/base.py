@@ -247,7 +247,6 @@ class LayerType:
     params: tuple[ParamSpec, ...] = ()
     min_inputs: int = 1
     max_inputs: int | None = 1
-    trainable: bool = False  # has learnable parameters (so gradients flow from it)
 
     # -- parameters ---------------------------------------------------------------------
     def defaults(self) -> dict:

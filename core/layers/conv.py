@@ -115,7 +115,6 @@ class Conv2d(LayerType):
     name = "Conv2d"
     category = "Convolution"
     doc = "2-D convolution over a C×H×W input (cross-correlation, as PyTorch)."
-    trainable = True
     params = (
         OUT_CHANNELS, KERNEL, STRIDE, PADDING, DILATION,
         ParamSpec("groups", "int", 1, "Split channels into groups (Cin and Cout must divide).",
@@ -192,7 +191,6 @@ class DepthwiseSeparableConv2d(LayerType):
     category = "Convolution"
     doc = ("Depthwise K×K convolution (one filter per input channel) followed by a pointwise "
            "1×1 convolution: the MobileNet unit, shown as its two parts.")
-    trainable = True
     params = (OUT_CHANNELS, KERNEL, STRIDE, PADDING, DILATION, BIAS)
 
     def summary(self, p):
@@ -277,7 +275,6 @@ class ConvTranspose2d(LayerType):
     category = "Convolution"
     doc = ("Transposed convolution (a learned up-sampling): every input element scatters a "
            "K×K patch into the output.")
-    trainable = True
     params = (
         OUT_CHANNELS, ParamSpec("kernel", "pair", 2, KERNEL.doc, minimum=1),
         ParamSpec("stride", "pair", 2, STRIDE.doc, minimum=1), PADDING,

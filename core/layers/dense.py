@@ -61,7 +61,6 @@ class Linear(LayerType):
     name = "Linear"
     category = "Linear"
     doc = "Fully connected layer y = W·x + b over the last dimension."
-    trainable = True
     params = (ParamSpec("out_features", "int", 10, "Number of outputs.", minimum=1,
                         label="out features"),
               ParamSpec("bias", "bool", True, "Add a learned bias per output."))
@@ -103,8 +102,6 @@ class Embedding(LayerType):
     name = "Embedding"
     category = "Linear"
     doc = "Looks up a learned vector for each token id: no arithmetic forward."
-    trainable = True
-    accepts_index = True
     params = (ParamSpec("num_embeddings", "int", 1000, "Vocabulary size.", minimum=1,
                         label="vocabulary"),
               ParamSpec("embedding_dim", "int", 64, "Vector length.", minimum=1,
@@ -178,7 +175,6 @@ class MultiHeadAttention(LayerType):
     doc = ("Scaled dot-product attention with h heads over a length × E sequence: Q, K, V "
            "projections, scores Q·Kᵀ/√d, softmax, context A·V, output projection. A second "
            "input gives the keys and values (cross-attention).")
-    trainable = True
     min_inputs, max_inputs = 1, 2
     params = (ParamSpec("num_heads", "int", 8, "Number of heads h (E must divide by h).",
                         minimum=1, label="heads"),

@@ -145,7 +145,6 @@ class BatchNorm2d(LayerType):
     name = "BatchNorm2d"
     category = "Normalization"
     doc = "Per-channel normalisation with learned scale γ and shift β."
-    trainable = True
     params = (ParamSpec("eps", "float", 1e-5, "Added to the variance.", minimum=0.0),
               ParamSpec("affine", "bool", True, "Learn γ and β."))
 
@@ -192,7 +191,6 @@ class LayerNorm(LayerType):
     name = "LayerNorm"
     category = "Normalization"
     doc = "Normalises each vector over its last dimension, then scales and shifts."
-    trainable = True
     params = (ParamSpec("eps", "float", 1e-5, "Added to the variance.", minimum=0.0),
               ParamSpec("affine", "bool", True, "Learn a scale and shift per feature."))
 

@@ -48,7 +48,6 @@ class Loss(LayerType):
     category = "Loss"
     doc = ("A training objective: cross-entropy over class scores (targets from the data "
            "labels or a second input of ids) or mean squared error against a second input.")
-    accepts_index = True
     min_inputs, max_inputs = 1, 2
     params = (ParamSpec("kind", "choice", "cross_entropy", "The loss function.",
                         choices=("cross_entropy", "mse")),)
