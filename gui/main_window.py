@@ -46,6 +46,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._wire()
+        self._add_workspaces()
         self._restore_settings()
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
@@ -82,6 +83,14 @@ class MainWindow(QMainWindow):
         self.workspace_bar.currentChanged.connect(self.show_workspace)
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status)
+
+    def _add_workspaces(self) -> None:
+        from .training.panel import TrainingPanel
+        self.training_panel = TrainingPanel(self.current_network)
+        self.add_workspace("Training", self.training_panel)
+
+    def current_network(self):
+        return self.document.network
 
     def add_workspace(self, name: str, page: QWidget) -> None:
         """Put a workspace's page behind its tab (enabling the tab)."""
@@ -244,6 +253,7 @@ class MainWindow(QMainWindow):
         doc.sig_reset.connect(self.on_reset)
         self.canvas.scene_.selectionChanged.connect(self.on_selection)
         self.canvas.sig_message.connect(self.show_message)
+        self.canvas.sig_context_menu.connect(self.show_node_menu)
         self.layer_palette.tree.sig_activated.connect(self.append_layer)
         self.analysis_panel.layers.sig_node_selected.connect(self.select_node)
         self.analysis_panel.layers.sig_export.connect(self.export_table)
@@ -275,6 +285,49 @@ class MainWindow(QMainWindow):
         self.properties.show_node(names[0] if len(names) == 1 else None)
         if len(names) == 1:
             self.analysis_panel.layers.select_node(names[0])
+
+    def node_menu(self, name: str):
+        """The actions offered on a node (right click)."""
+        from PySide6.QtWidgets import QMenu
+        menu = QMenu(self)
+        menu.addActions([self.act_duplicate, self.act_delete])
+        menu.addSeparator()
+        dataflow = menu.addAction("Open in Dataflow lab", lambda: self.open_in_dataflow(name))
+        dataflow.setEnabled(self.dataflow_layer(name) is not None
+                            and "Dataflow" in self.workspace_pages)
+        dataflow.setToolTip("Simulate this convolution's buffer accesses")
+        solver = menu.addAction("Conv solver…", self.open_solver)
+        solver.setEnabled(self.document.network.nodes[name].type in (
+            "Conv2d", "MaxPool2d", "AvgPool2d", "DepthwiseSeparableConv2d"))
+        return menu
+
+    def show_node_menu(self, name: str, global_pos) -> None:
+        self.node_menu(name).exec(global_pos)
+
+    def dataflow_layer(self, name: str) -> dict | None:
+        """A Conv2d node as the Dataflow lab's layer (square kernel, equal stride and
+        padding per axis, no groups or dilation), or None when it cannot be one."""
+        result = self.document.analysis.nodes.get(name) if self.document.analysis else None
+        if result is None or not result.ok or result.type != "Conv2d":
+            return None
+        p = result.params
+        square = all(v[0] == v[1] for v in (p["kernel"], p["stride"], p["padding"]))
+        if not square or p["groups"] != 1 or p["dilation"] != (1, 1):
+            return None
+        c, h, w = result.input_shapes[0]
+        return dict(height=h, width=w, channels=c, kernel=p["kernel"][0],
+                    filters=p["out_channels"], stride=p["stride"][0], padding=p["padding"][0])
+
+    def open_in_dataflow(self, name: str) -> bool:
+        layer = self.dataflow_layer(name)
+        page = self.workspace_pages.get("Dataflow")
+        if layer is None or page is None:
+            self.show_message(f"{name} cannot be opened in the Dataflow lab (it takes a "
+                              f"valid Conv2d with a square kernel, no groups or dilation)")
+            return False
+        page.set_layer(**layer)
+        self.show_workspace(WORKSPACES.index("Dataflow"))
+        return True
 
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
@@ -582,6 +635,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.training_panel.shutdown()  # stop and join a running training thread
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosave_timer.stop()

@@ -241,6 +241,7 @@ class CanvasView(QGraphicsView):
     """The view: drops, port drags, zoom (Ctrl+wheel), rubber-band selection."""
 
     sig_message = Signal(str)
+    sig_context_menu = Signal(str, object)  # node name, global position
 
     def __init__(self, document, parent=None):
         self.scene_ = CanvasScene(document)
@@ -366,6 +367,15 @@ class CanvasView(QGraphicsView):
                 self.sig_message.emit(error)
             return error
         return None
+
+    def contextMenuEvent(self, event):
+        item = self._item_at(self.mapToScene(event.pos()))
+        if isinstance(item, NodeItem):
+            if not item.isSelected():
+                self.scene_.select_names([item.name])
+            self.sig_context_menu.emit(item.name, event.globalPos())
+            return
+        super().contextMenuEvent(event)
 
     # -- zoom ---------------------------------------------------------------------------
     def wheelEvent(self, event):

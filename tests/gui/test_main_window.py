@@ -319,3 +319,20 @@ def test_compare_with_a_saved_design(window, tmp_path):
     assert table.item(rows["conv1"], 5).text() == "24,304"   # MACs of the saved one
     assert table.item(rows["total"], 6).text() == "85.1%"
     window.compare_dialog.close()
+
+
+def test_training_workspace_is_reachable_and_close_joins_its_thread(window, qtbot,
+                                                                    monkeypatch):
+    from gui.main_window import WORKSPACES
+    monkeypatch.delenv("MLSYS_MNIST_DIR", raising=False)
+    window.show_workspace(WORKSPACES.index("Training"))
+    assert window.workspaces.currentWidget() is window.training_panel
+    assert not window.analysis_dock.isVisible()
+    window.show_workspace(0)
+    assert window.analysis_dock.isVisible()
+    panel = window.training_panel
+    panel.start()
+    qtbot.waitUntil(lambda: panel.controller.is_running(), timeout=10_000)
+    window.document.undo_stack.setClean()
+    assert window.close()
+    assert not panel.controller.is_running()

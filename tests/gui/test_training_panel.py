@@ -1,0 +1,225 @@
+"""The Training panel: runs in a worker thread, live plots, stop/pause/shutdown, validation
+beside the fields, errors reaching the UI, run history. Uses the bundled MNIST sample."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from core.presets import load_preset
+from gui.training import panel as panel_module
+from gui.training.panel import TrainingPanel
+
+FIRST_RUN_MS = 60_000  # the first run in a process imports torch and builds tensors
+
+
+def _kind(name):
+    return lambda event: type(event).__name__ == name
+
+
+@pytest.fixture
+def panel(qtbot, monkeypatch):
+    monkeypatch.delenv("MLSYS_MNIST_DIR", raising=False)
+    widget = TrainingPanel(lambda: load_preset("mlp"))
+    qtbot.addWidget(widget)
+    widget.resize(1300, 800)
+    widget.model_combo.setCurrentText("mlp")
+    widget.batch_size.setText("500")  # 6 steps per epoch on the 3,000-image sample
+    widget.epochs.setText("1")
+    widget.threads.setText("1")
+    widget.show()
+    qtbot.waitExposed(widget)
+    yield widget
+    assert widget.shutdown(5000)
+
+
+def _wait_ended(qtbot, panel, timeout=FIRST_RUN_MS):
+    with qtbot.waitSignal(panel.sig_run_ended, timeout=timeout) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def test_run_plots_epochs_and_records_history(qtbot, panel):
+    panel.epochs.setText("2")
+    with qtbot.waitSignal(panel.controller.sig_event, timeout=FIRST_RUN_MS,
+                          check_params_cb=_kind("EpochEvent")):
+        assert panel.start()
+    assert panel.is_running() or panel.history  # may already be done on a fast machine
+    with qtbot.waitSignal(panel.sig_run_ended, timeout=FIRST_RUN_MS) as ended:
+        pass
+    assert ended.args == ["finished"]
+    assert not panel.is_running()
+    assert panel.plots.train_loss.n == 2 and panel.plots.test_acc.n == 2
+    assert panel.plots.batch_loss.n == 12
+    assert panel.plots.redraws >= 1
+    assert panel.history_table.rowCount() == 1
+    row = panel.history[0]["row"]
+    assert row["status"] == "finished" and row["model"] == "mlp"
+    assert row["infer ms/batch"] != "—" and row["test acc (%)"] != "—"
+    assert panel.history[0]["settings"]["batch_size"] == 500
+    assert panel.confusion_matrix.sum() == 1000  # the sample's test split
+    assert "bundled sample" in panel.dataset_label.text()
+    assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
+    panel.results_tabs.setCurrentWidget(panel.confusion_table)
+    qtbot.wait(50)
+    shot = Path(__file__).resolve().parents[2] / "build" / "training_panel_finished.png"
+    shot.parent.mkdir(exist_ok=True)
+    assert panel.grab().save(str(shot))
+
+
+def test_stop_within_a_second_and_screenshot(qtbot, panel, tmp_path):
+    panel.model_combo.setCurrentText("lenet5")
+    panel.batch_size.setText("100")
+    panel.epochs.setText("50")
+    epochs = []
+    panel.controller.sig_event.connect(epochs.append)
+    with qtbot.waitSignal(panel.controller.sig_event, timeout=FIRST_RUN_MS,
+                          check_params_cb=_kind("EpochEvent")):
+        panel.start()
+    qtbot.waitUntil(lambda: sum(type(e).__name__ == "EpochEvent" for e in epochs) >= 2,
+                    timeout=30_000)
+    qtbot.wait(300)  # a few batches into epoch 3, and a plot refresh
+    shot = Path(__file__).resolve().parents[2] / "build" / "training_panel_running.png"
+    shot.parent.mkdir(exist_ok=True)
+    assert panel.grab().save(str(shot))
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(panel.sig_run_ended, timeout=5000) as ended:
+        panel.stop_button.click()
+    seconds = time.perf_counter() - t0
+    assert ended.args == ["stopped"]
+    assert seconds < 1.0, f"stop took {seconds:.2f} s"
+    assert panel.history[-1]["row"]["status"] == "stopped"
+
+
+def test_pause_and_resume(qtbot, panel):
+    panel.epochs.setText("200")
+    events = []
+    panel.controller.sig_event.connect(events.append)
+    batches = []
+    panel.controller.sig_batches.connect(batches.append)
+    with qtbot.waitSignal(panel.controller.sig_batches, timeout=FIRST_RUN_MS):
+        panel.start()
+    with qtbot.waitSignal(panel.controller.sig_event, timeout=3000,
+                          check_params_cb=_kind("Paused")):
+        panel.pause_button.click()
+    assert panel.pause_button.text() == "Resume"
+    count = len(batches)
+    qtbot.wait(400)
+    assert len(batches) == count  # nothing trains while paused
+    assert panel.is_running()
+    with qtbot.waitSignal(panel.controller.sig_event, timeout=3000,
+                          check_params_cb=_kind("Resumed")):
+        panel.pause_button.click()
+    qtbot.waitUntil(lambda: len(batches) > count, timeout=5000)
+    with qtbot.waitSignal(panel.sig_run_ended, timeout=5000):
+        panel.stop()
+
+
+def test_stop_while_paused(qtbot, panel):
+    panel.epochs.setText("200")
+    with qtbot.waitSignal(panel.controller.sig_batches, timeout=FIRST_RUN_MS):
+        panel.start()
+    panel.pause_button.click()
+    with qtbot.waitSignal(panel.sig_run_ended, timeout=3000) as ended:
+        panel.stop_button.click()
+    assert ended.args == ["stopped"]
+    assert panel.pause_button.text() == "Pause" and not panel.pause_button.isChecked()
+
+
+def test_shutdown_stops_and_joins(qtbot, panel):
+    panel.epochs.setText("200")
+    with qtbot.waitSignal(panel.controller.sig_event, timeout=FIRST_RUN_MS,
+                          check_params_cb=_kind("Started")):
+        panel.start()
+    thread = panel.controller.thread
+    assert thread is not None and thread.isRunning()
+    t0 = time.perf_counter()
+    assert panel.shutdown(5000)
+    assert time.perf_counter() - t0 < 2.0
+    assert not thread.isRunning()
+    assert panel.controller.thread is None
+
+
+def test_twenty_start_stop_cycles_leave_no_thread(qtbot, panel):
+    panel.epochs.setText("200")
+    threads = []
+    for _ in range(20):
+        with qtbot.waitSignal(panel.sig_run_ended, timeout=FIRST_RUN_MS):
+            assert panel.start()
+            threads.append(panel.controller.thread)  # keeps the wrapper alive to ask it
+            panel.stop()
+        assert not panel.is_running()
+    assert len({id(t) for t in threads}) == 20
+    assert sum(t.isRunning() for t in threads) == 0
+    assert panel.controller.thread is None
+    assert panel.start_button.isEnabled()
+
+
+@pytest.mark.parametrize("field, text, expected", [
+    ("batch_size", "0", "batch_size 0 is not allowed"),
+    ("batch_size", "many", "not a whole number"),
+    ("lr", "abc", "not a number"),
+    ("lr", "-1", "lr -1.0 is not allowed"),
+    ("epochs", "0", "is not allowed"),
+    ("seed", "-3", "seed -3 is not allowed"),
+])
+def test_invalid_hyper_parameter_shows_message_beside_field(qtbot, panel, field, text,
+                                                             expected):
+    panel.fields[field].setText(text)
+    panel.start_button.click()
+    label = panel.field_errors[field]
+    assert label.isVisible() and expected in label.text()
+    assert panel.controller.thread is None and not panel.is_running()
+    assert "Fix the highlighted fields" in panel.status_label.text()
+    panel.fields[field].setText({"lr": "", "batch_size": "500", "epochs": "1",
+                                 "seed": "0"}[field])
+    assert panel.read_config() is not None
+    assert not label.isVisible()
+
+
+def test_generator_error_reaches_the_ui(qtbot, panel, monkeypatch):
+    def broken(network, folder, config, should_stop, should_pause):
+        yield from ()
+        raise RuntimeError("the data folder vanished")
+    monkeypatch.setattr(panel_module, "run_events", broken)
+    errors = []
+    panel.controller.sig_error.connect(errors.append)
+    with qtbot.waitSignal(panel.sig_run_ended, timeout=5000) as ended:
+        panel.start()
+    assert errors == ["the data folder vanished"]
+    assert ended.args == ["error"]
+    assert "the data folder vanished" in panel.status_label.text()
+    assert panel.history_table.rowCount() == 0
+    assert panel.start_button.isEnabled()
+
+
+def test_untrainable_design_error_reaches_the_ui(qtbot, panel):
+    panel.document_provider = lambda: load_preset("transformer")
+    panel.model_combo.setCurrentText("current design")
+    errors = []
+    panel.controller.sig_error.connect(errors.append)
+    with qtbot.waitSignal(panel.sig_run_ended, timeout=FIRST_RUN_MS):
+        panel.start()
+    assert len(errors) == 1 and "transformer" in errors[0].lower()
+    assert "could not run" in panel.status_label.text()
+    assert panel.status_label.styleSheet()  # shown as an error
+
+
+def test_history_gets_a_row_per_finished_run_including_current_design(qtbot, panel):
+    panel.batch_size.setText("1000")
+    assert panel.start()
+    assert _wait_ended(qtbot, panel) == "finished"
+    panel.model_combo.setCurrentText("current design")
+    panel.optimizer.setCurrentText("sgd")
+    assert panel.start()
+    assert _wait_ended(qtbot, panel) == "finished"
+    assert panel.history_table.rowCount() == 2
+    assert [h["row"]["optimizer"] for h in panel.history] == ["adam", "sgd"]
+    assert panel.history[1]["row"]["lr"] == "0.05"
+    assert panel.history[1]["row"]["params"] != "—"
+    qtbot.wait(50)
+    shot = Path(__file__).resolve().parents[2] / "build" / "training_panel_history.png"
+    shot.parent.mkdir(exist_ok=True)
+    assert panel.grab().save(str(shot))
