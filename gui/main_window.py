@@ -88,6 +88,21 @@ class MainWindow(QMainWindow):
         from .training.panel import TrainingPanel
         self.training_panel = TrainingPanel(self.current_network)
         self.add_workspace("Training", self.training_panel)
+        # The Dataflow lab imports pyqtgraph and numpy-heavy code: build it on first use.
+        self.dataflow_panel = None
+        index = WORKSPACES.index("Dataflow")
+        self.workspace_bar.setTabEnabled(index, True)
+        self.workspace_bar.setTabToolTip(index, "Buffer-level dataflows (ws/is/os/rs) and the "
+                                                "systolic array, animated")
+
+    def ensure_dataflow_panel(self):
+        if self.dataflow_panel is None:
+            from .dataflow import DataflowPanel
+            self.dataflow_panel = DataflowPanel()
+            self.dataflow_panel.sig_message.connect(self.show_message)
+            self.workspace_pages["Dataflow"] = self.dataflow_panel
+            self.workspaces.addWidget(self.dataflow_panel)
+        return self.dataflow_panel
 
     def current_network(self):
         return self.document.network
@@ -103,7 +118,8 @@ class MainWindow(QMainWindow):
     def show_workspace(self, index: int) -> None:
         """Switch the central page; the editor's docks belong to the Design workspace."""
         name = WORKSPACES[index]
-        page = self.workspace_pages.get(name)
+        page = self.ensure_dataflow_panel() if name == "Dataflow" else \
+            self.workspace_pages.get(name)
         if page is None:
             return
         if self.workspace_bar.currentIndex() != index:
@@ -293,8 +309,7 @@ class MainWindow(QMainWindow):
         menu.addActions([self.act_duplicate, self.act_delete])
         menu.addSeparator()
         dataflow = menu.addAction("Open in Dataflow lab", lambda: self.open_in_dataflow(name))
-        dataflow.setEnabled(self.dataflow_layer(name) is not None
-                            and "Dataflow" in self.workspace_pages)
+        dataflow.setEnabled(self.dataflow_layer(name) is not None)
         dataflow.setToolTip("Simulate this convolution's buffer accesses")
         solver = menu.addAction("Conv solver…", self.open_solver)
         solver.setEnabled(self.document.network.nodes[name].type in (
@@ -320,12 +335,11 @@ class MainWindow(QMainWindow):
 
     def open_in_dataflow(self, name: str) -> bool:
         layer = self.dataflow_layer(name)
-        page = self.workspace_pages.get("Dataflow")
-        if layer is None or page is None:
+        if layer is None:
             self.show_message(f"{name} cannot be opened in the Dataflow lab (it takes a "
                               f"valid Conv2d with a square kernel, no groups or dilation)")
             return False
-        page.set_layer(**layer)
+        self.ensure_dataflow_panel().set_layer(**layer)
         self.show_workspace(WORKSPACES.index("Dataflow"))
         return True
 
@@ -636,6 +650,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.training_panel.shutdown()  # stop and join a running training thread
+        if self.dataflow_panel is not None:
+            self.dataflow_panel.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosave_timer.stop()

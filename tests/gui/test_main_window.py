@@ -336,3 +336,16 @@ def test_training_workspace_is_reachable_and_close_joins_its_thread(window, qtbo
     window.document.undo_stack.setClean()
     assert window.close()
     assert not panel.controller.is_running()
+
+
+def test_open_a_conv_in_the_dataflow_lab(window, qtbot):
+    from gui.main_window import WORKSPACES
+    menu = window.node_menu("conv2")
+    action = next(a for a in menu.actions() if a.text() == "Open in Dataflow lab")
+    assert action.isEnabled()
+    assert not next(a for a in window.node_menu("relu1").actions()
+                    if a.text() == "Open in Dataflow lab").isEnabled()
+    assert window.open_in_dataflow("conv2")
+    assert window.workspace_bar.currentIndex() == WORKSPACES.index("Dataflow")
+    assert window.workspaces.currentWidget() is window.dataflow_panel
+    assert not window.palette_dock.isVisible()
