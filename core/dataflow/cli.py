@@ -7,7 +7,7 @@ import json
 
 from core.dataflow.analysis import POLICIES, DataflowResult, analyse
 from core.dataflow.dataflows import DATAFLOWS
-from core.dataflow.energy import LEVEL_NAMES
+from core.dataflow.energy import LEVEL_NAMES, EnergyCosts
 from core.dataflow.layer import OPERANDS, Buffers, ConvLayer, PEArray
 from core.dataflow.systolic import SYSTOLIC_DATAFLOWS, SystolicLayer, SystolicResult, simulate_systolic
 from core.errors import InputError
@@ -47,6 +47,9 @@ def _register_dataflow(subparsers) -> None:
                    help="tile: every tile reloaded (hand count); lru: reuse whatever is still buffered")
     p.add_argument("--pe-rows", type=int, default=12, help="PE array rows for rs (default 12)")
     p.add_argument("--pe-cols", type=int, default=14, help="PE array columns for rs (default 14)")
+    p.add_argument("--costs", default=None, metavar="RF,PE,BUF,DRAM,MAC",
+                   help="energy per access of the register file, inter-PE link, buffer, DRAM and "
+                        "per MAC (default 1,2,6,200,1: Eyeriss's normalised figures)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=run_dataflow)
 
@@ -71,10 +74,26 @@ def _register_systolic(subparsers) -> None:
 
 
 # -- dataflow ---------------------------------------------------------------------------------
+def parse_costs(text: str | None) -> EnergyCosts | None:
+    """'1,2,6,200,1' → EnergyCosts (rf, inter-PE, buffer, DRAM, MAC); None keeps defaults."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 5:
+        raise InputError(f"--costs {text!r} is not allowed: give five numbers ≥ 0 for the "
+                         f"register file, inter-PE link, buffer, DRAM and MAC, e.g. 1,2,6,200,1")
+    return EnergyCosts(*values)
+
+
 def run_dataflow(args: argparse.Namespace) -> int:
     layer = ConvLayer(args.height, args.width, args.channels, args.kernel, args.filters, args.stride, args.padding)
     buffers = Buffers(args.input_buffer, args.weight_buffer, args.output_buffer)
-    result = analyse(layer, args.dataflow, buffers, args.policy, PEArray(args.pe_rows, args.pe_cols))
+    result = analyse(layer, args.dataflow, buffers, args.policy, PEArray(args.pe_rows, args.pe_cols),
+                     parse_costs(args.costs))
     if args.format == "json":
         print(json.dumps(result.as_dict(), indent=2))
     else:

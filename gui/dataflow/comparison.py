@@ -163,14 +163,14 @@ class ComparisonWidget(QWidget):
         self.energy_bars = []
 
     # -- data -------------------------------------------------------------------------------
-    def set_data(self, ranking, systolic=None, title: str = "") -> None:
-        self.ranking, self.title = ranking, title
+    def set_data(self, ranking, systolic=None, title: str = "", costs=None) -> None:
+        self.ranking, self.title, self.costs = ranking, title, costs
         self.explanation.setText(ranking.explanation())
         self.set_systolic(systolic)
 
     def set_systolic(self, systolic) -> None:
         self.systolic = systolic
-        self.rows = comparison_rows(self.ranking, systolic)
+        self.rows = comparison_rows(self.ranking, systolic, getattr(self, "costs", None))
         self._fill_table()
         self._draw()
 

@@ -16,13 +16,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox,
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
+                               QGroupBox,
                                QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox, QSplitter,
                                QTabWidget, QTextBrowser, QToolButton, QVBoxLayout, QWidget)
 
 from core.dataflow import (COMMON_ASSUMPTIONS, DATAFLOW_NAMES, DATAFLOWS, LEVEL_NAMES, OPERANDS,
-                           Buffers, ConvLayer, PEArray, analyse, build_nest, build_trace,
-                           rank_dataflows)
+                           Buffers, ConvLayer, EnergyCosts, PEArray, analyse, build_nest,
+                           build_trace, rank_dataflows)
 from core.dataflow.layer import require_int
 from core.errors import InputError
 
@@ -60,6 +61,12 @@ ALL_FIELDS = LAYER_FIELDS + BUFFER_FIELDS + PE_FIELDS
 DEFAULTS = {key: default for key, _l, default, _m, _t in ALL_FIELDS} | {"dataflow": "ws", "policy": "tile"}
 
 
+# Energy per access (Eyeriss's normalised figures by default), editable in the form.
+COST_FIELDS = (("rf", "register file"), ("inter_pe", "inter-PE link"), ("buffer", "buffer"),
+               ("dram", "DRAM"), ("mac", "MAC"))
+COST_DEFAULTS = (1.0, 2.0, 6.0, 200.0, 1.0)
+
+
 @dataclass(frozen=True)
 class LabSettings:
     """Everything the form holds, as plain values."""
@@ -67,6 +74,10 @@ class LabSettings:
     values: tuple[tuple[str, int], ...]
     dataflow: str
     policy: str
+    costs: tuple[float, ...] = COST_DEFAULTS
+
+    def energy_costs(self) -> EnergyCosts:
+        return EnergyCosts(*self.costs)
 
     def __getitem__(self, key: str) -> int:
         return dict(self.values)[key]
@@ -88,12 +99,13 @@ class LabState:
 
 def compute_lab(settings: LabSettings, layer: ConvLayer, buffers: Buffers, pe: PEArray) -> LabState:
     """The heavy part (runs on a worker thread): counts, trace, frame model, ranking."""
-    result = analyse(layer, settings.dataflow, buffers, settings.policy, pe)
+    result = analyse(layer, settings.dataflow, buffers, settings.policy, pe,
+                     settings.energy_costs())
     trace = build_trace(layer, settings.dataflow, buffers, settings.policy, pe)
     frames = TraceFrames(result, trace)
     for op in OPERANDS:
         frames.heat_max(op)  # fills the heat cache here rather than on the first seek
-    ranking = rank_dataflows(layer, buffers, settings.policy, pe)
+    ranking = rank_dataflows(layer, buffers, settings.policy, pe, settings.energy_costs())
     return LabState(settings, layer, buffers, pe, result, trace, frames, ranking)
 
 
@@ -208,6 +220,26 @@ class DataflowPanel(QWidget):
         form.addRow(label, holder)
         self.fields[key], self.errors[key] = box, error
 
+    def _build_costs(self) -> QGroupBox:
+        """Energy per access at each level, normalised to one MAC (Eyeriss's defaults)."""
+        group = QGroupBox("Energy per access")
+        group.setToolTip("Normalised energy of one access at each level (Eyeriss: RF 1, "
+                         "inter-PE 2, buffer 6, DRAM 200, MAC 1)")
+        form = QFormLayout(group)
+        form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
+        self.cost_boxes = []
+        for (_key, label), value in zip(COST_FIELDS, COST_DEFAULTS):
+            box = QDoubleSpinBox()
+            box.setRange(0.0, 1e9)
+            box.setDecimals(2)
+            box.setValue(value)
+            box.setKeyboardTracking(False)
+            box.setToolTip(f"Energy of one {label} access (one MAC = 1)")
+            box.valueChanged.connect(self._schedule)
+            form.addRow(label, box)
+            self.cost_boxes.append(box)
+        return group
+
     def _combo_field(self, form: QFormLayout, key: str, label: str, items, tip: str) -> QComboBox:
         box = QComboBox()
         for text, data in items:
@@ -277,6 +309,7 @@ class DataflowPanel(QWidget):
         outer.addWidget(groups[0][0])
         outer.addWidget(groups[1][0])
         outer.addWidget(df_group)
+        outer.addWidget(self._build_costs())
         self.busy_label = QLabel("computing…")
         self.busy_label.setToolTip("Counting accesses and building the trace (LRU on big layers takes a few seconds)")
         self.busy_label.hide()
@@ -436,7 +469,9 @@ class DataflowPanel(QWidget):
 
     def settings(self) -> LabSettings:
         values = tuple((key, self.fields[key].value()) for key, *_rest in ALL_FIELDS)
-        return LabSettings(values, self.dataflow_box.currentData(), self.policy_box.currentData())
+        costs = tuple(box.value() for box in self.cost_boxes)
+        return LabSettings(values, self.dataflow_box.currentData(), self.policy_box.currentData(),
+                           costs)
 
     def reset_to_reference(self) -> None:
         for key, box in self.fields.items():
@@ -446,6 +481,10 @@ class DataflowPanel(QWidget):
         for box, value in ((self.dataflow_box, "ws"), (self.policy_box, "tile")):
             box.blockSignals(True)
             box.setCurrentIndex(box.findData(value))
+            box.blockSignals(False)
+        for box, value in zip(self.cost_boxes, COST_DEFAULTS):
+            box.blockSignals(True)
+            box.setValue(value)
             box.blockSignals(False)
         self.recompute()
 
@@ -601,7 +640,8 @@ class DataflowPanel(QWidget):
         self.reload_box.blockSignals(False)
         self.player.set_markers(frames.reload_frames(stationary).tolist())
         self.player.set_frame_count(frames.n_frames, 0)
-        self.comparison.set_data(state.ranking, None, title=f"Dataflows on {state.layer.describe()}")
+        self.comparison.set_data(state.ranking, None, title=f"Dataflows on {state.layer.describe()}",
+                                 costs=state.settings.energy_costs())
         self.systolic.set_layer(state.layer)  # emits sig_changed → the comparison gets its group
         self.sig_state_changed.emit()
 

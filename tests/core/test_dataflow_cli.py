@@ -97,3 +97,22 @@ def test_systolic_errors_are_typed(capsys):
         _run(["systolic", *REF, "--rows", "4", "--cols", "4", "--dataflow", "os", "--sram-kb", "64,64"], capsys)
     with pytest.raises(InputError, match="array columns: 0 is not allowed"):
         _run(["systolic", *REF, "--rows", "4", "--cols", "0", "--dataflow", "ws"], capsys)
+
+
+def test_dataflow_costs_option(capsys):
+    import argparse
+    import json
+
+    from core.dataflow.cli import register
+    from core.errors import InputError
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    base = ["dataflow", "--height", "6", "--width", "7", "--channels", "9", "--kernel", "3",
+            "--filters", "1", "--dataflow", "ws", "--input-buffer", "9", "--weight-buffer", "9",
+            "--output-buffer", "1", "--format", "json"]
+    args = parser.parse_args(base + ["--costs", "1,2,6,100,1"])
+    assert args.func(args) == 0
+    assert json.loads(capsys.readouterr().out)["energy"] == 244_600
+    args = parser.parse_args(base + ["--costs", "1,2"])
+    with pytest.raises(InputError, match="five numbers"):
+        args.func(args)

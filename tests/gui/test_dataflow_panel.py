@@ -331,3 +331,19 @@ def test_dragging_the_slider_is_throttled_but_ends_on_the_last_position(qtbot):
     assert len(seen) < 5
     qtbot.waitUntil(lambda: player.frame == 199, timeout=2000)
     assert seen[-1] == 199
+
+
+def test_energy_costs_are_editable(panel, qtbot):
+    """Eyeriss's defaults give 448,700 for the reference; DRAM at 100 gives 244,600
+    (2,041 memory accesses × cost + 6,480 buffer accesses × 6 + 1,620 MACs)."""
+    assert panel.settings().energy_costs().dram == 200
+    assert panel.state.result.energy.total == 448_700
+    old = panel.trace
+    panel.cost_boxes[3].setValue(100.0)
+    wait_new_trace(qtbot, panel, old)
+    assert panel.state.result.energy.total == 244_600
+    energies = {row.label: row for row in panel.comparison.rows}
+    assert energies  # the comparison was recomputed with the same costs
+    panel.reset_to_reference()
+    qtbot.waitUntil(lambda: not panel.is_busy() and panel.state.result.energy.total == 448_700,
+                    timeout=10_000)
