@@ -63,7 +63,6 @@ INLINE = {"Add", "Concat", "TokenSelect", "Input", "Loss"}
 
 def generate(network: Network) -> str:
     """Python source defining ``class <Name>(nn.Module)`` for a valid network."""
-    import torch  # noqa: F401  (constructors are rendered from real modules)
 
     from . import build
     analysis = analyze(network)
@@ -105,7 +104,7 @@ def generate(network: Network) -> str:
     for src in sources:
         lines += [src.rstrip(), "", ""]
     lines += [f"class {class_name(network)}(nn.Module):",
-              f"    def __init__(self):", "        super().__init__()"]
+              "    def __init__(self):", "        super().__init__()"]
     lines += init or ["        pass"]
     lines += ["", f"    def forward({signature}):"]
     lines += body

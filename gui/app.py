@@ -43,7 +43,6 @@ def screenshot(path: str, preset: str | None = None, workspace: str | None = Non
     import tempfile
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
     from core.errors import InputError
 

@@ -27,6 +27,7 @@ from core.dataflow import (COMMON_ASSUMPTIONS, DATAFLOW_NAMES, DATAFLOWS, LEVEL_
 from core.dataflow.layer import require_int
 from core.errors import InputError
 
+from ..widgets.field import ERROR_STYLE, add_field_row
 from ..widgets.player import PlayerWidget
 from .comparison import ComparisonWidget
 from .frames import STATIONARY, TraceFrames
@@ -34,7 +35,6 @@ from .systolic import SystolicPanel
 from .views import (ALLOC_COLOR, READ_COLOR, WRITE_COLOR, BufferWidget, CountersWidget, LoopNestView,
                     OperandGridWidget)
 
-ERROR_STYLE = "color: #d63031;"
 DEBOUNCE_MS = 150
 
 # key, label, default, minimum allowed, tooltip
@@ -207,18 +207,7 @@ class DataflowPanel(QWidget):
         box.setAccelerated(True)
         box.setToolTip(tip)
         box.valueChanged.connect(self._schedule)
-        error = QLabel()
-        error.setWordWrap(True)
-        error.setStyleSheet(ERROR_STYLE)
-        error.hide()
-        holder = QWidget()
-        hl = QVBoxLayout(holder)
-        hl.setContentsMargins(0, 0, 0, 0)
-        hl.setSpacing(1)
-        hl.addWidget(box)
-        hl.addWidget(error)
-        form.addRow(label, holder)
-        self.fields[key], self.errors[key] = box, error
+        self.fields[key], self.errors[key] = box, add_field_row(form, label, box)
 
     def _build_costs(self) -> QGroupBox:
         """Energy per access at each level, normalised to one MAC (Eyeriss's defaults)."""
@@ -246,18 +235,7 @@ class DataflowPanel(QWidget):
             box.addItem(text, data)
         box.setToolTip(tip)
         box.currentIndexChanged.connect(self._schedule)
-        error = QLabel()
-        error.setWordWrap(True)
-        error.setStyleSheet(ERROR_STYLE)
-        error.hide()
-        holder = QWidget()
-        hl = QVBoxLayout(holder)
-        hl.setContentsMargins(0, 0, 0, 0)
-        hl.setSpacing(1)
-        hl.addWidget(box)
-        hl.addWidget(error)
-        form.addRow(label, holder)
-        self.errors[key] = error
+        self.errors[key] = add_field_row(form, label, box)
         return box
 
     def _build_form(self) -> QWidget:

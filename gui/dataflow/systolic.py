@@ -15,11 +15,11 @@ from core.dataflow import SCALESIM_CONVENTIONS, SYSTOLIC_DATAFLOWS, simulate_sys
 from core.dataflow.layer import require_int
 from core.errors import InputError
 
+from ..widgets.field import ERROR_STYLE, add_field_row
 from ..widgets.player import PlayerWidget
 from .frames import SystolicFrames
 from .views import numpy_to_qimage
 
-ERROR_STYLE = "color: #d63031;"
 IDLE = (226, 230, 236)
 STREAMS = {  # (enters from the left, enters from the top, stays in the PE)
     "os": ("ifmap → (pixel r)", "filters ↓ (filter c)", "each PE accumulates one output"),
@@ -209,18 +209,7 @@ class SystolicPanel(QWidget):
         box.setKeyboardTracking(False)
         box.setToolTip(tip)
         box.valueChanged.connect(self.recompute)
-        error = QLabel()
-        error.setWordWrap(True)
-        error.setStyleSheet(ERROR_STYLE)
-        error.hide()
-        holder = QWidget()
-        hl = QVBoxLayout(holder)
-        hl.setContentsMargins(0, 0, 0, 0)
-        hl.setSpacing(1)
-        hl.addWidget(box)
-        hl.addWidget(error)
-        form.addRow(label, holder)
-        self.fields[key], self.errors[key] = box, error
+        self.fields[key], self.errors[key] = box, add_field_row(form, label, box)
 
     # -- computing --------------------------------------------------------------------------
     def set_layer(self, layer) -> None:

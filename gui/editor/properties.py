@@ -10,7 +10,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 from core.catalog import layer_type
 from core.explain import shape_text
 
-ERROR_STYLE = "color: #d63031;"
+from ..widgets.field import ERROR_STYLE, add_field_row
+
 
 
 def _pair_text(value) -> str:
@@ -82,18 +83,8 @@ class PropertyPanel(QWidget):
         self.update_status()
 
     def _add_field(self, key: str, label: str, editor: QWidget) -> None:
-        holder = QWidget()
-        layout = QVBoxLayout(holder)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(1)
-        layout.addWidget(editor)
-        error = QLabel()
-        error.setWordWrap(True)
-        error.setStyleSheet(ERROR_STYLE)
-        error.hide()
-        layout.addWidget(error)
-        self.form.addRow(label, holder)
-        self.editors[key], self.errors[key] = editor, error
+        self.editors[key] = editor
+        self.errors[key] = add_field_row(self.form, label, editor)
 
     def _editor_for(self, spec, value) -> QWidget:
         key = spec.name
