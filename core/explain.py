@@ -147,14 +147,6 @@ def total(items, empty: Expr = ZERO) -> Expr:
     return result
 
 
-def product(*factors: Expr | int) -> Expr:
-    """Product of factors written in order."""
-    result = ONE
-    for factor in factors:
-        result = result * factor
-    return result
-
-
 def shape_text(shape) -> str:
     """A shape written the way the product shows it: ``6×28×28`` (``scalar`` for ())."""
     if shape is None:

@@ -40,10 +40,3 @@ def layered_positions(network: Network) -> dict[str, tuple[float, float]]:
 def _barycentre(network: Network, name: str, slot: dict[str, float]) -> float:
     parents = [slot[i] for i in network.nodes[name].inputs if i in slot]
     return sum(parents) / len(parents) if parents else 0.0
-
-
-def place_missing(network: Network) -> dict[str, tuple[float, float]]:
-    """Positions for display: stored ones kept, the rest from the layered layout."""
-    auto = layered_positions(network)
-    return {name: (node.position if node.position is not None else auto[name])
-            for name, node in network.nodes.items()}
