@@ -304,51 +304,114 @@ def input_layout(shape, network_name: str = "the network") -> tuple[int, bool]:
 # Download
 # ---------------------------------------------------------------------------------------
 Progress = Callable[[int, int, str], None]  # (files done, files in all, message)
+CHUNK_BYTES = 64 * 1024
+DOWNLOAD_TIMEOUT_S = 20
+DOWNLOAD_ADVICE = "put the four .gz files in a folder and choose it"
 
 
-def _download_file(url: str, folder: Path, filename: str, md5: str | None) -> None:
-    from torchvision.datasets.utils import download_url
-    download_url(url, root=str(folder), filename=filename, md5=md5)
+@dataclass(frozen=True)
+class DownloadProgress:
+    """One step of ``download_steps``: ``files_done`` of ``files`` complete, and within
+    the current file ``done_bytes`` of ``total_bytes`` (None when the server does not say)."""
+
+    files_done: int
+    files: int
+    filename: str
+    done_bytes: int
+    total_bytes: int | None
+    message: str
 
 
-def download_mnist(root: str | os.PathLike, progress: Progress | None = None) -> MnistData:
-    """Download MNIST with torchvision's mirrors and checksums into ``root/MNIST/raw`` and
-    load it. ``progress(done, total, message)`` is called before and after each file.
-    Without a network (or with a failing mirror) raises DatasetError saying what to do."""
-    progress = progress or (lambda done, total, message: None)
-    root = Path(root).expanduser()
+def _mnist_sources() -> tuple[list[str], list[tuple[str, str]]]:
+    """torchvision's MNIST mirrors and (filename, md5) list."""
     try:
         from torchvision.datasets import MNIST
-        mirrors, resources = list(MNIST.mirrors), list(MNIST.resources)
+        return list(MNIST.mirrors), [tuple(r) for r in MNIST.resources]
     except Exception as exc:  # torchvision missing or changed
-        raise DatasetError(f"cannot download MNIST: torchvision is not usable ({exc}); put "
-                           f"the four .gz files in a folder and choose it") from None
-    raw = root / "MNIST" / "raw"
+        raise DatasetError(f"cannot download MNIST: torchvision is not usable ({exc}); "
+                           f"{DOWNLOAD_ADVICE}") from None
+
+
+def _download_file(url: str, target: Path, md5: str | None, should_stop):
+    """Fetch ``url`` into ``target`` (via a .part file, checked against ``md5``), yielding
+    (bytes so far, total or None) per chunk. Returns early, leaving nothing, on stop."""
+    import hashlib
+    import urllib.request
+    part = target.with_name(target.name + ".part")
+    digest = hashlib.md5()
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, \
+                open(part, "wb") as out:
+            length = response.headers.get("Content-Length")
+            total, done = (int(length) if length and length.isdigit() else None), 0
+            while chunk := response.read(CHUNK_BYTES):
+                if should_stop():
+                    return
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                yield done, total
+        if md5 and digest.hexdigest() != md5:
+            raise DatasetError(f"{url}: checksum mismatch (the file is damaged)")
+        part.replace(target)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _fetch_from_mirrors(mirrors, filename, target, md5, should_stop, step):
+    """Try each mirror in turn; yields DownloadProgress made by ``step``."""
+    errors = []
+    for mirror in mirrors:
+        try:
+            for done, total in _download_file(f"{mirror}{filename}", target, md5, should_stop):
+                yield step(done, total)
+            return
+        except Exception as exc:  # URLError, HTTPError, checksum, timeouts, disk
+            errors.append(f"{mirror}: {getattr(exc, 'reason', None) or exc}")
+    reason = errors[-1] if errors else "no mirror"
+    raise DatasetError(f"cannot download MNIST: {reason}; {DOWNLOAD_ADVICE}")
+
+
+def download_steps(root: str | os.PathLike, should_stop: Callable[[], bool] = lambda: False,
+                   mirrors: list[str] | None = None):
+    """Download MNIST with torchvision's mirrors and checksums into ``root/MNIST/raw``:
+    yields DownloadProgress per chunk, then the loaded MnistData last (nothing more when
+    stopped). Without a network (or with failing mirrors) raises DatasetError saying what
+    to do instead. Files already there are kept."""
+    default_mirrors, resources = _mnist_sources()
+    mirrors = default_mirrors if mirrors is None else mirrors
+    raw = Path(root).expanduser() / "MNIST" / "raw"
     try:
         raw.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatasetError(f"cannot download MNIST: cannot create {raw} "
-                           f"({exc.strerror or exc}); put the four .gz files in a folder "
-                           f"and choose it") from None
-    total = len(resources)
+                           f"({exc.strerror or exc}); {DOWNLOAD_ADVICE}") from None
+    files = len(resources)
     for done, (filename, md5) in enumerate(resources):
         target = raw / filename
         if target.is_file():
-            progress(done + 1, total, f"{filename} already there")
+            yield DownloadProgress(done + 1, files, filename, 0, None,
+                                   f"{filename} already there")
             continue
-        progress(done, total, f"downloading {filename}")
-        errors = []
-        for mirror in mirrors:
-            try:
-                _download_file(f"{mirror}{filename}", raw, filename, md5)
-                break
-            except Exception as exc:  # URLError, HTTPError, checksum errors, timeouts
-                errors.append(f"{mirror}: {getattr(exc, 'reason', None) or exc}")
-                if target.exists():
-                    target.unlink()
-        else:
-            reason = errors[-1] if errors else "no mirror"
-            raise DatasetError(f"cannot download MNIST: {reason}; put the four .gz files in "
-                               f"a folder and choose it")
-        progress(done + 1, total, f"downloaded {filename}")
-    return load_folder(root)
+        yield DownloadProgress(done, files, filename, 0, None, f"downloading {filename}")
+
+        def step(got, total, done=done, filename=filename):
+            return DownloadProgress(done, files, filename, got, total,
+                                    f"downloading {filename}")
+        yield from _fetch_from_mirrors(mirrors, filename, target, md5, should_stop, step)
+        if should_stop():
+            return
+        yield DownloadProgress(done + 1, files, filename, 0, None, f"downloaded {filename}")
+    yield load_folder(Path(root).expanduser())
+
+
+def download_mnist(root: str | os.PathLike, progress: Progress | None = None) -> MnistData:
+    """``download_steps`` to the end; ``progress(done, total, message)`` is called at the
+    start and the end of each file."""
+    data = None
+    for item in download_steps(root):
+        if isinstance(item, MnistData):
+            data = item
+        elif progress is not None and item.done_bytes == 0:
+            progress(item.files_done, item.files, item.message)
+    return data

@@ -271,8 +271,9 @@ def test_bad_label_value_is_refused(tmp_path):
 
 # -- download ------------------------------------------------------------------------------
 def test_download_failure_says_what_to_do(tmp_path, monkeypatch):
-    def offline(url, folder, filename, md5):
+    def offline(url, target, md5, should_stop):
         raise URLError("Name or service not known")
+        yield  # a generator, as the real one
     monkeypatch.setattr(mnist, "_download_file", offline)
     calls = []
     with pytest.raises(DatasetError) as info:
@@ -284,8 +285,9 @@ def test_download_failure_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_download_reports_progress_and_loads(tmp_path, monkeypatch):
-    def fake(url, folder, filename, md5):  # a mirror that serves the bundled sample
-        shutil.copyfile(mnist.SAMPLE_DIR / filename, Path(folder) / filename)
+    def fake(url, target, md5, should_stop):  # a mirror that serves the bundled sample
+        shutil.copyfile(mnist.SAMPLE_DIR / Path(target).name, target)
+        yield 1, 1
     monkeypatch.setattr(mnist, "_download_file", fake)
     calls = []
     data = mnist.download_mnist(tmp_path, progress=lambda *a: calls.append(a))
@@ -293,3 +295,53 @@ def test_download_reports_progress_and_loads(tmp_path, monkeypatch):
     assert (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file()
     assert [c[:2] for c in calls] == [(0, 4), (1, 4), (1, 4), (2, 4), (2, 4), (3, 4), (3, 4),
                                       (4, 4)]
+
+
+def _sample_mirror(tmp_path) -> tuple[str, dict]:
+    """A file:// mirror holding the bundled sample, and its files' md5s."""
+    import hashlib
+    mirror = tmp_path / "mirror"
+    shutil.copytree(mnist.SAMPLE_DIR, mirror)
+    md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in mirror.glob("*.gz")}
+    return mirror.as_uri() + "/", md5
+
+
+def test_download_steps_streams_bytes_checks_md5_and_loads(tmp_path, monkeypatch):
+    url, md5 = _sample_mirror(tmp_path)
+    monkeypatch.setattr(mnist, "_mnist_sources",
+                        lambda: (["http://unreachable.invalid/"], list(md5.items())))
+    monkeypatch.setattr(mnist, "CHUNK_BYTES", 4096)
+    steps = list(mnist.download_steps(tmp_path / "data", mirrors=[url]))
+    data = steps[-1]
+    assert isinstance(data, mnist.MnistData) and (data.train_size, data.test_size) == (3000, 1000)
+    progress = steps[:-1]
+    big = max(md5, key=lambda name: (tmp_path / "mirror" / name).stat().st_size)
+    chunks = [p for p in progress if p.filename == big and p.done_bytes]
+    size = (tmp_path / "mirror" / big).stat().st_size
+    assert len(chunks) == -(-size // 4096) and chunks[-1].done_bytes == size
+    assert all(p.total_bytes == size for p in chunks)
+    assert progress[-1].files_done == 4
+    assert not list((tmp_path / "data" / "MNIST" / "raw").glob("*.part"))
+
+
+def test_download_checksum_mismatch_leaves_nothing(tmp_path, monkeypatch):
+    url, md5 = _sample_mirror(tmp_path)
+    bad = {name: "0" * 32 for name in md5}
+    monkeypatch.setattr(mnist, "_mnist_sources", lambda: ([url], list(bad.items())))
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        list(mnist.download_steps(tmp_path / "data"))
+    assert not list((tmp_path / "data" / "MNIST" / "raw").iterdir())
+
+
+def test_download_stop_ends_quietly_without_partial_files(tmp_path, monkeypatch):
+    url, md5 = _sample_mirror(tmp_path)
+    monkeypatch.setattr(mnist, "_mnist_sources", lambda: ([url], list(md5.items())))
+    monkeypatch.setattr(mnist, "CHUNK_BYTES", 1024)
+    seen = []
+
+    def stop_after_some_bytes():
+        return len(seen) > 3
+    for step in mnist.download_steps(tmp_path / "data", should_stop=stop_after_some_bytes):
+        seen.append(step)
+    assert not any(isinstance(s, mnist.MnistData) for s in seen)
+    assert not list((tmp_path / "data" / "MNIST" / "raw").iterdir())
