@@ -471,6 +471,12 @@ class TrainedModel:
             return {"params": int(totals.params), "macs": int(totals.macs)}
         return {"params": int(sum(p.numel() for p in self.module.parameters())), "macs": None}
 
+    def io_shapes(self) -> tuple[str, str]:
+        """Per-image input and output shapes as the product writes them: "1×28×28", "10"."""
+        size = self.input_size
+        shape = (size * size,) if self.flatten else (1, size, size)
+        return _shape_text(shape), _shape_text((NUM_CLASSES,))
+
     # -- files -------------------------------------------------------------------------
     def save_checkpoint(self, path: str | Path, extra: dict | None = None) -> Path:
         """A .pt with the weights and, when known, the design (so it can be rebuilt)."""

@@ -14,12 +14,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 from core.dataflow import DATAFLOW_NAMES, DATAFLOWS, LEVEL_NAMES, LEVELS, EnergyCosts, energy_breakdown
 from core.export import Table, render
 
+from ..widgets.table_files import TABLE_FILTER, table_path_and_format
+
 OPERAND_SERIES = (("input reads", "#1c7ed6"), ("weight reads", "#2f9e44"),
                   ("psum reads", "#ae3ec9"), ("output writes", "#e8590c"))
 LEVEL_COLORS = {"rf": "#74c0fc", "inter_pe": "#63e6be", "buffer": "#ffd43b", "dram": "#e8590c",
                 "mac": "#868e96"}
-TABLE_FILTER = "CSV (*.csv);;Markdown (*.md);;LaTeX (*.tex)"
-SUFFIX_FORMAT = {".csv": "csv", ".md": "md", ".tex": "latex"}
 
 
 @dataclass(frozen=True)
@@ -240,11 +240,7 @@ class ComparisonWidget(QWidget):
                                                    str(Path.home() / "dataflow_comparison.csv"), TABLE_FILTER)
         if not path:
             return None
-        path = Path(path)
-        fmt = SUFFIX_FORMAT.get(path.suffix.lower())
-        if fmt is None:  # no known extension: follow the chosen filter
-            fmt = "md" if "Markdown" in (chosen or "") else "latex" if "LaTeX" in (chosen or "") else "csv"
-            path = path.with_name(path.name + {"csv": ".csv", "md": ".md", "latex": ".tex"}[fmt])
+        path, fmt = table_path_and_format(path, chosen)
         try:
             path.write_text(render(self.table_model(), fmt), encoding="utf-8")
         except OSError as exc:

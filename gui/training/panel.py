@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -19,34 +20,55 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog,
                                QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QSizePolicy, QSplitter,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
-                               QWidget)
+                               QTableWidget, QTableWidgetItem, QTabWidget, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from core.errors import InputError, MlsysError
+from core.run_history import RunRecord
 
+from ..widgets.field import add_field_row
+from .drawing import DigitClassifier
+from .exports import TrainingExports
+from .gallery import MisclassifiedGallery
+from .history import HistoryTable
 from .plots import TrainingPlotsWidget
 from .worker import JOIN_TIMEOUT_MS, TrainingController
 
 PRESETS = ("lenet5", "lenet5-ds", "lenet5-classic", "mlp", "cnn")
 CURRENT_DESIGN = "current design"
 OPTIMIZER_CHOICES = ("adam", "sgd")
+DEVICE_CHOICES = ("cpu", "cuda")
 ERROR_STYLE = "color: #c0392b;"
-HISTORY_COLUMNS = ("#", "model", "optimizer", "lr", "batch", "epochs", "seed", "status",
-                   "train time (s)", "infer ms/batch", "infer µs/image", "test acc (%)",
-                   "params", "MACs", "dataset")
 FIELD_OF_ERROR = {"lr": "lr", "batch_size": "batch_size", "epochs": "epochs",
                   "max_epochs": "epochs", "seed": "seed", "threads": "threads",
-                  "optimizer": "optimizer"}
+                  "optimizer": "optimizer", "device": "device"}
 
 
 @dataclass(frozen=True)
 class RunReport:
     """Sent by the panel's generator after the run's last core event: the numbers a
-    history row needs and, for finished runs, the test confusion matrix."""
+    history row needs, the trained model and, for finished runs, the test evaluation with
+    the test images (for the confusion matrix and the misclassified gallery)."""
 
     status: str  # finished, converged, stopped, failed
     summary: dict
-    confusion: np.ndarray | None
+    model: object = None  # core.training.TrainedModel
+    evaluation: object = None  # core.training.Evaluation (finished runs)
+    test_images: np.ndarray | None = None  # uint8 N×28×28 (finished runs)
+
+    @property
+    def confusion(self) -> np.ndarray | None:
+        return None if self.evaluation is None else self.evaluation.confusion_matrix()
+
+
+def quick_summary(result) -> dict:
+    """A stopped or failed run's summary: no inference timing (stop must be quick)."""
+    counts = result.model.counts()
+    return {"model": result.model.name, "status": result.status,
+            "epochs": [e.as_dict() for e in result.epochs],
+            "train_seconds": result.train_seconds, "inference_ms_per_batch": None,
+            "inference_ms_per_image": None, "params": counts.get("params"),
+            "macs": counts.get("macs"), "dataset": result.dataset}
 
 
 def run_events(network, folder: str, config, should_stop, should_pause):
@@ -58,18 +80,18 @@ def run_events(network, folder: str, config, should_stop, should_pause):
         yield event
         if isinstance(event, Finished):
             result = event.result
-            yield RunReport(result.status, result.summary(),
-                            result.model.confusion_matrix(data))
+            evaluation = result.model.evaluate(data, "test", config.eval_batch_size)
+            yield RunReport(result.status, result.summary(), result.model, evaluation,
+                            data.test_images)
         elif isinstance(event, (Stopped, Failed)):
-            # Stop must be quick: no inference timing, only the cheap counts.
-            result = event.result
-            counts = result.model.counts()
-            yield RunReport(result.status, {
-                "model": result.model.name, "status": result.status,
-                "epochs": [e.as_dict() for e in result.epochs],
-                "train_seconds": result.train_seconds, "inference_ms_per_batch": None,
-                "inference_ms_per_image": None, "params": counts.get("params"),
-                "macs": counts.get("macs"), "dataset": result.dataset}, None)
+            yield RunReport(event.result.status, quick_summary(event.result),
+                            event.result.model)
+
+
+def download_events(root: str, should_stop, should_pause):
+    """The downloader's generator (worker thread): core.data.download_steps."""
+    from core.data import download_steps
+    yield from download_steps(root, should_stop)
 
 
 def format_seconds(seconds: float) -> str:
@@ -77,6 +99,15 @@ def format_seconds(seconds: float) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclass
+class RunResults:
+    """What the results tabs need of one run (kept in memory for the session)."""
+
+    model: object  # core.training.TrainedModel
+    evaluation: object = None
+    test_images: np.ndarray | None = None
 
 
 class TrainingPanel(QWidget):
@@ -89,50 +120,78 @@ class TrainingPanel(QWidget):
         self.setToolTip("Train a network on MNIST and watch loss and accuracy live")
         self.document_provider = document_provider
         self.controller = TrainingController(self)
-        self.history: list[dict] = []
+        self.downloader = TrainingController(self)
+        self.results: dict[int, RunResults] = {}  # RunRecord.index -> model, evaluation
         self._pending: dict | None = None  # settings of the run in progress
         self._last_status = ""
         self._planned_steps = 1
         self._build()
+        self.exports = TrainingExports(self)
+        self.export_button.setMenu(self.exports.menu)
         self.controller.sig_event.connect(self.on_event)
         self.controller.sig_batches.connect(self.on_batches)
         self.controller.sig_error.connect(self.on_error)
         self.controller.sig_running.connect(self.on_running)
+        self.downloader.sig_event.connect(self.on_download_event)
+        self.downloader.sig_error.connect(self.on_download_error)
+        self.downloader.sig_running.connect(self.on_download_running)
         self._update_buttons(False)
         self._update_dataset_label()
+
+    @property
+    def history(self) -> list[RunRecord]:
+        return self.history_table.records
 
     # -- layout ------------------------------------------------------------------------
     def _field(self, form: QFormLayout, name: str, label: str, widget: QWidget,
                tip: str) -> None:
         widget.setToolTip(tip)
-        error = QLabel()
-        error.setStyleSheet(ERROR_STYLE)
-        error.setWordWrap(True)
-        error.setVisible(False)
-        box = QVBoxLayout()
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(1)
-        box.addWidget(widget)
-        box.addWidget(error)
-        form.addRow(label, box)
         self.fields[name] = widget
-        self.field_errors[name] = error
+        self.field_errors[name] = add_field_row(form, label, widget)
 
     def _build(self) -> None:
         self.fields: dict[str, QWidget] = {}
         self.field_errors: dict[str, QLabel] = {}
+        controls = QWidget()
+        left = QVBoxLayout(controls)
+        left.addWidget(self._build_model_box())
+        left.addWidget(self._build_hyper_box())
+        left.addWidget(self._build_data_box())
+        left.addLayout(self._build_run_buttons())
+        left.addWidget(self.progress)
+        left.addWidget(self.status_label)
+        left.addStretch(1)
+        controls.setMinimumWidth(300)
+        controls.setMaximumWidth(420)
 
+        self.plots = TrainingPlotsWidget()
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self.plots)
+        right.addWidget(self._build_results())
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(controls)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+
+    def _build_model_box(self) -> QGroupBox:
         self.model_combo = QComboBox()
         self.model_combo.addItems(list(PRESETS))
         self.model_combo.addItem(CURRENT_DESIGN)
         if self.document_provider is None:
             index = self.model_combo.count() - 1
             self.model_combo.model().item(index).setEnabled(False)
-        model_box = QGroupBox("Model")
-        model_form = QFormLayout(model_box)
-        self._field(model_form, "model", "Network", self.model_combo,
+        box = QGroupBox("Model")
+        self._field(QFormLayout(box), "model", "Network", self.model_combo,
                     "A preset, or the design open in the Design workspace")
+        return box
 
+    def _build_hyper_box(self) -> QGroupBox:
         self.optimizer = QComboBox()
         self.optimizer.addItems(list(OPTIMIZER_CHOICES))
         self.lr = QLineEdit()
@@ -141,10 +200,12 @@ class TrainingPanel(QWidget):
         self.epochs = QLineEdit("2")
         self.until_converged = QCheckBox("until converged (epochs = cap, patience 2)")
         self.seed = QLineEdit("0")
+        self.device = QComboBox()
+        self.device.addItems(list(DEVICE_CHOICES))
         self.threads = QLineEdit()
         self.threads.setPlaceholderText("auto")
-        hyper_box = QGroupBox("Hyper-parameters")
-        form = QFormLayout(hyper_box)
+        box = QGroupBox("Hyper-parameters")
+        form = QFormLayout(box)
         self._field(form, "optimizer", "Optimizer", self.optimizer, "adam or SGD (momentum 0.9)")
         self._field(form, "lr", "Learning rate", self.lr, "Empty: the optimizer's default")
         self._field(form, "batch_size", "Batch size", self.batch_size, "Images per step")
@@ -152,30 +213,49 @@ class TrainingPanel(QWidget):
                     "Epochs to run (the cap when 'until converged')")
         form.addRow("", self.until_converged)
         self._field(form, "seed", "Seed", self.seed, "Seeds weights and shuffling")
+        self._field(form, "device", "Device", self.device,
+                    "cpu, or cuda when torch sees a GPU (checked when training starts)")
         self._field(form, "threads", "CPU threads", self.threads,
                     "Torch threads; empty: automatic (at most 8)")
+        return box
 
+    def _build_data_box(self) -> QGroupBox:
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("$MLSYS_MNIST_DIR or the bundled sample")
+        self.folder.setToolTip("A folder with the four MNIST .gz (or IDX) files, or "
+                               "torchvision's MNIST/raw layout under it")
         self.folder.editingFinished.connect(self._update_dataset_label)
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self.choose_folder)
+        self.download_button = QPushButton("Download…")
+        self.download_button.setToolTip("Download the full MNIST (about 11 MB) with "
+                                        "torchvision's mirrors and checksums")
+        self.download_button.clicked.connect(self.toggle_download)
+        self.download_progress = QProgressBar()
+        self.download_progress.setVisible(False)
         self.dataset_label = QLabel()
         self.dataset_label.setWordWrap(True)
-        data_box = QGroupBox("Data")
-        data_layout = QVBoxLayout(data_box)
+        box = QGroupBox("Data")
+        layout = QVBoxLayout(box)
         row = QHBoxLayout()
         row.addWidget(self.folder, 1)
         row.addWidget(self.browse_button)
-        data_layout.addLayout(row)
-        data_layout.addWidget(self.dataset_label)
+        row.addWidget(self.download_button)
+        layout.addLayout(row)
+        layout.addWidget(self.download_progress)
+        layout.addWidget(self.dataset_label)
+        return box
 
+    def _build_run_buttons(self) -> QHBoxLayout:
         self.start_button = QPushButton("Start")
+        self.start_button.setShortcut("Ctrl+Return")
+        self.start_button.setToolTip("Start training (Ctrl+Enter)")
         self.start_button.clicked.connect(self.start)
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
         self.pause_button.toggled.connect(self.set_paused)
         self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the run (takes effect within a second)")
         self.stop_button.clicked.connect(self.stop)
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.stop_button):
@@ -187,28 +267,12 @@ class TrainingPanel(QWidget):
         self.status_label = QLabel("Ready.")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        return buttons
 
-        controls = QWidget()
-        left = QVBoxLayout(controls)
-        left.addWidget(model_box)
-        left.addWidget(hyper_box)
-        left.addWidget(data_box)
-        left.addLayout(buttons)
-        left.addWidget(self.progress)
-        left.addWidget(self.status_label)
-        left.addStretch(1)
-        controls.setMinimumWidth(300)
-        controls.setMaximumWidth(420)
-
-        self.plots = TrainingPlotsWidget()
-        self.history_table = QTableWidget(0, len(HISTORY_COLUMNS))
-        self.history_table.setHorizontalHeaderLabels(list(HISTORY_COLUMNS))
-        self.history_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.history_table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.history_table.verticalHeader().setVisible(False)
-        self.history_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeToContents)
-        self.history_table.horizontalHeader().setStretchLastSection(True)
+    def _build_results(self) -> QWidget:
+        self.history_table = HistoryTable()
+        self.history_table.sig_overlays.connect(self.plots.set_overlays)
+        self.history_table.sig_selected.connect(self.show_run)
         self.confusion_table = QTableWidget(10, 10)
         self.confusion_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.confusion_table.setHorizontalHeaderLabels([f"pred {i}" for i in range(10)])
@@ -217,27 +281,26 @@ class TrainingPanel(QWidget):
         self.confusion_table.verticalHeader().setSectionResizeMode(QHeaderView.Stretch)
         # ten rows must fit the short results pane without a scroll bar
         self.confusion_table.verticalHeader().setMinimumSectionSize(14)
-        self.confusion_table.setToolTip("Test-set confusion matrix of the last finished run "
-                                        "(row: true digit, column: predicted; colour: share "
-                                        "of the row)")
+        self.confusion_table.setToolTip("Test-set confusion matrix of the shown run (row: "
+                                        "true digit, column: predicted; colour: share of "
+                                        "the row). Click a cell to see those images.")
+        self.confusion_matrix = None
+        self.confusion_table.cellClicked.connect(self.show_confused)
+        self.gallery = MisclassifiedGallery()
+        self.classifier = DigitClassifier()
         self.results_tabs = QTabWidget()
         self.results_tabs.addTab(self.history_table, "Run history")
         self.results_tabs.addTab(self.confusion_table, "Confusion matrix")
-
-        right = QSplitter(Qt.Vertical)
-        right.addWidget(self.plots)
-        right.addWidget(self.results_tabs)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
+        self.results_tabs.addTab(self.gallery, "Misclassified")
+        self.results_tabs.addTab(self.classifier, "Draw a digit")
+        self.export_button = QToolButton()
+        self.export_button.setText("Export")
+        self.export_button.setPopupMode(QToolButton.InstantPopup)
+        self.export_button.setToolTip("Plots (PNG/SVG), run table, histories (CSV/JSON), "
+                                      "checkpoint (.pt) and ONNX of the selected run")
+        self.results_tabs.setCornerWidget(self.export_button, Qt.TopRightCorner)
         self.results_tabs.setMinimumHeight(300)  # the 10×10 matrix fits without scrolling
-        splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(controls)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        return self.results_tabs
 
     # -- inputs ------------------------------------------------------------------------
     @Slot()
@@ -277,10 +340,8 @@ class TrainingPanel(QWidget):
         except ValueError:
             raise InputError(f"{name} {text!r} is not a whole number") from None
 
-    def read_config(self):
-        """A TrainConfig from the fields, or None with each problem shown beside its field."""
-        from core.training import TrainConfig  # numpy only at import; torch stays lazy
-        self._clear_errors()
+    def _read_numbers(self) -> dict | None:
+        """The numeric fields parsed, or None with each problem shown beside its field."""
         values, ok = {}, True
         parsers = {
             "batch_size": lambda t: self._whole(t, "batch size"),
@@ -295,6 +356,7 @@ class TrainingPanel(QWidget):
                 self.show_field_error(name, str(exc))
                 ok = False
         text = self.lr.text().strip()
+        values["lr"] = None
         if text:
             try:
                 values["lr"] = float(text)
@@ -302,16 +364,22 @@ class TrainingPanel(QWidget):
                 self.show_field_error("lr", f"learning rate {text!r} is not a number "
                                             f"(e.g. 0.001 or 1e-3)")
                 ok = False
-        else:
-            values["lr"] = None
-        if not ok:
+        return values if ok else None
+
+    def read_config(self):
+        """A TrainConfig from the fields, or None with each problem shown beside its field."""
+        from core.training import TrainConfig  # numpy only at import; torch stays lazy
+        self._clear_errors()
+        values = self._read_numbers()
+        if values is None:
             return None
         epochs = values.pop("epochs")
         until = self.until_converged.isChecked()
         try:
             return TrainConfig(optimizer=self.optimizer.currentText(), until_converged=until,
                                epochs=epochs if not until else 1,
-                               max_epochs=epochs if until else 30, **values)
+                               max_epochs=epochs if until else 30,
+                               device=self.device.currentText(), **values)
         except MlsysError as exc:
             message = str(exc)
             key = message.split(" ", 1)[0]
@@ -348,7 +416,8 @@ class TrainingPanel(QWidget):
             self.set_status(str(exc), error=True)
             return False
         folder = self.folder.text().strip()
-        self._pending = {"model": self.model_combo.currentText(), "config": config}
+        self._pending = {"model": self.model_combo.currentText(), "config": config,
+                         "steps_per_epoch": 1}
         self._last_status = ""
         self._planned_steps = 1
         self.plots.reset()
@@ -375,9 +444,11 @@ class TrainingPanel(QWidget):
         self.pause_button.setText("Resume" if paused else "Pause")
 
     def shutdown(self, timeout_ms: int = JOIN_TIMEOUT_MS) -> bool:
-        """Stop the run and join its thread (the main window calls this when closing)."""
+        """Stop the run and any download and join their threads (the main window calls
+        this when closing)."""
         self.plots.timer.stop()
-        return self.controller.shutdown(timeout_ms)
+        downloads = self.downloader.shutdown(timeout_ms)
+        return self.controller.shutdown(timeout_ms) and downloads
 
     def set_status(self, text: str, error: bool = False) -> None:
         self.status_label.setText(text)
@@ -388,7 +459,7 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         for widget in (self.model_combo, self.optimizer, self.lr, self.batch_size, self.epochs,
-                       self.until_converged, self.seed, self.threads, self.folder,
+                       self.until_converged, self.seed, self.device, self.threads, self.folder,
                        self.browse_button):
             widget.setEnabled(not running)
         if not running and self.pause_button.isChecked():
@@ -396,6 +467,64 @@ class TrainingPanel(QWidget):
             self.pause_button.setChecked(False)
             self.pause_button.setText("Pause")
             self.pause_button.blockSignals(False)
+
+    # -- download ----------------------------------------------------------------------
+    def default_download_dir(self) -> str:
+        from PySide6.QtCore import QStandardPaths
+        base = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation)
+        return str(Path(base or Path.home() / ".mlsys-studio") / "mnist")
+
+    @Slot()
+    def toggle_download(self) -> None:
+        if self.downloader.is_running():
+            self.downloader.stop()
+            self.set_status("Cancelling the download…")
+            return
+        root = QFileDialog.getExistingDirectory(
+            self, "Download MNIST into", self.folder.text().strip() or
+            self.default_download_dir())
+        if root:
+            self.download(root)
+
+    def download(self, root: str) -> bool:
+        """Download MNIST into ``root`` in a worker thread (progress below the folder)."""
+        try:
+            Path(root).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.set_status(f"Cannot create {root}: {exc.strerror or exc}", error=True)
+            return False
+        self._download_root = root
+
+        def make_events(should_stop, should_pause):
+            return download_events(root, should_stop, should_pause)
+        return self.downloader.start(make_events)
+
+    @Slot(object)
+    def on_download_event(self, item) -> None:
+        if type(item).__name__ == "DownloadProgress":
+            bar = self.download_progress
+            total = item.files * 1000
+            within = item.done_bytes / item.total_bytes if item.total_bytes else 0.0
+            bar.setRange(0, total)
+            bar.setValue(min(total, int(1000 * (item.files_done + within))))
+            size = f" ({item.done_bytes / 1e6:.1f} MB)" if item.done_bytes else ""
+            bar.setFormat(f"%p%  {item.message}{size}")
+        else:  # the loaded MnistData
+            self.folder.setText(self._download_root)
+            self.dataset_label.setText(f"Dataset: {item.description}")
+            self.set_status(f"Downloaded MNIST into {self._download_root}.")
+
+    @Slot(str)
+    def on_download_error(self, message: str) -> None:
+        self.set_status(message, error=True)
+
+    @Slot(bool)
+    def on_download_running(self, running: bool) -> None:
+        self.download_progress.setVisible(running)
+        self.download_button.setText("Cancel download" if running else "Download…")
+        if running:
+            self.download_progress.setRange(0, 0)
+            self.set_status("Downloading MNIST…")
 
     # -- events from the worker (GUI thread) ---------------------------------------------
     @Slot(object)
@@ -417,41 +546,55 @@ class TrainingPanel(QWidget):
 
     @Slot(object)
     def on_event(self, event) -> None:
-        kind = type(event).__name__
-        if kind == "Started":
-            self._planned_steps = event.steps_per_epoch * event.epochs
-            self.plots.reset(event.steps_per_epoch)
-            self.progress.setRange(0, self._planned_steps)
-            self.progress.setValue(0)
-            self.progress.setFormat("%p%")
-            self.dataset_label.setText(f"Dataset: {event.dataset}")
-            self.set_status(f"Training {event.model} ({event.params:,} parameters) on "
-                            f"{event.device}, {event.threads} thread(s)…")
-        elif kind == "EpochEvent":
-            self.plots.add_epoch(event)
-            self.set_status(f"Epoch {event.epoch}: test accuracy {100 * event.test_acc:.2f} %"
-                            f", test loss {event.test_loss:.4f} ({event.seconds:.1f} s)")
-        elif kind == "Paused":
-            self.set_status(f"Paused at epoch {event.epoch}, step {event.step}.")
-        elif kind == "Resumed":
-            self.set_status(f"Resumed after {event.paused_seconds:.1f} s.")
-        elif kind in ("Finished", "Stopped", "Failed"):
-            result = event.result
-            self._last_status = result.status
-            if kind == "Failed":
-                self.set_status(f"Training failed: {event.message}", error=True)
-            elif kind == "Stopped":
-                self.set_status(f"Stopped at epoch {event.epoch}, step {event.step}.")
-            else:
-                self.set_status(f"Done: {result.message or result.status}; measuring "
-                                f"inference time…")
-        elif isinstance(event, RunReport):
-            self.add_history_row(event)
-            if event.confusion is not None:
-                self.show_confusion(event.confusion)
-            if event.status in ("finished", "converged"):
-                acc = event.summary["epochs"][-1]["test_acc"] if event.summary["epochs"] else 0
-                self.set_status(f"Done: test accuracy {100 * acc:.2f} %.")
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        if handler is not None:
+            handler(event)
+
+    def _on_Started(self, event) -> None:  # noqa: N802 - named after the event class
+        self._planned_steps = event.steps_per_epoch * event.epochs
+        if self._pending is not None:
+            self._pending["steps_per_epoch"] = event.steps_per_epoch
+        self.plots.reset(event.steps_per_epoch)
+        self.progress.setRange(0, self._planned_steps)
+        self.progress.setValue(0)
+        self.progress.setFormat("%p%")
+        self.dataset_label.setText(f"Dataset: {event.dataset}")
+        self.set_status(f"Training {event.model} ({event.params:,} parameters) on "
+                        f"{event.device}, {event.threads} thread(s)…")
+
+    def _on_EpochEvent(self, event) -> None:  # noqa: N802
+        self.plots.add_epoch(event)
+        self.set_status(f"Epoch {event.epoch}: test accuracy {100 * event.test_acc:.2f} %, "
+                        f"test loss {event.test_loss:.4f} ({event.seconds:.1f} s)")
+
+    def _on_Paused(self, event) -> None:  # noqa: N802
+        self.set_status(f"Paused at epoch {event.epoch}, step {event.step}.")
+
+    def _on_Resumed(self, event) -> None:  # noqa: N802
+        self.set_status(f"Resumed after {event.paused_seconds:.1f} s.")
+
+    def _on_Finished(self, event) -> None:  # noqa: N802
+        self._last_status = event.result.status
+        self.set_status(f"Done: {event.result.message or event.result.status}; measuring "
+                        f"inference time…")
+
+    def _on_Stopped(self, event) -> None:  # noqa: N802
+        self._last_status = event.result.status
+        self.set_status(f"Stopped at epoch {event.epoch}, step {event.step}.")
+
+    def _on_Failed(self, event) -> None:  # noqa: N802
+        self._last_status = event.result.status
+        self.set_status(f"Training failed: {event.message}", error=True)
+
+    def _on_RunReport(self, report: RunReport) -> None:  # noqa: N802
+        record = self.add_history_row(report)
+        self.results[record.index] = RunResults(report.model, report.evaluation,
+                                                report.test_images)
+        if report.evaluation is not None or self.classifier.model() is None:
+            self.show_run(record.index)
+        if report.status in ("finished", "converged"):
+            acc = record.test_acc or 0.0
+            self.set_status(f"Done: test accuracy {100 * acc:.2f} %.")
 
     @Slot(str)
     def on_error(self, message: str) -> None:
@@ -470,36 +613,51 @@ class TrainingPanel(QWidget):
             self.sig_run_ended.emit(self._last_status or "ended")
 
     # -- results -----------------------------------------------------------------------
-    def add_history_row(self, report: RunReport) -> None:
+    def add_history_row(self, report: RunReport) -> RunRecord:
         s, pending = report.summary, self._pending or {}
         config = pending.get("config")
-        epochs = s.get("epochs") or []
-        per_batch, per_image = s.get("inference_ms_per_batch"), s.get("inference_ms_per_image")
-        row = {
-            "#": len(self.history) + 1, "model": s.get("model", pending.get("model", "")),
-            "optimizer": config.optimizer if config else "",
-            "lr": f"{config.learning_rate:g}" if config else "",
-            "batch": config.batch_size if config else "",
-            "epochs": f"{len(epochs)}/{config.epoch_limit}" if config else len(epochs),
-            "seed": config.seed if config else "", "status": report.status,
-            "train time (s)": f"{s.get('train_seconds', 0):.2f}",
-            "infer ms/batch": "—" if per_batch is None else f"{per_batch:.3f}",
-            "infer µs/image": "—" if per_image is None else f"{1000 * per_image:.2f}",
-            "test acc (%)": f"{100 * epochs[-1]['test_acc']:.2f}" if epochs else "—",
-            "params": "—" if s.get("params") is None else f"{s['params']:,}",
-            "MACs": "—" if s.get("macs") is None else f"{s['macs']:,}",
-            "dataset": s.get("dataset", ""),
-        }
-        self.history.append({"settings": config.as_dict() if config else {}, "row": row,
-                             "summary": s})
-        r = self.history_table.rowCount()
-        self.history_table.insertRow(r)
-        for c, column in enumerate(HISTORY_COLUMNS):
-            item = QTableWidgetItem(str(row[column]))
-            if column not in ("model", "optimizer", "status", "dataset"):
-                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            self.history_table.setItem(r, c, item)
-        self.history_table.scrollToBottom()
+        shapes = report.model.io_shapes() if report.model is not None else ("", "")
+        steps, losses = self.plots.batch_loss.view()
+        record = RunRecord(len(self.history) + 1, s.get("model", pending.get("model", "")),
+                           report.status, config.as_dict() if config else {}, s,
+                           shapes[0], shapes[1], pending.get("steps_per_epoch", 1),
+                           steps.copy(), losses.copy())
+        self.history_table.add_record(record)
+        return record
+
+    def selected_run(self) -> tuple[RunRecord, RunResults] | None:
+        """The run selected in the history table, else the latest one with a model."""
+        record = self.history_table.selected_record()
+        if record is None:
+            kept = [r for r in self.history if r.index in self.results]
+            record = kept[-1] if kept else None
+        return None if record is None else (record, self.results[record.index])
+
+    @Slot(int)
+    def show_run(self, index: int) -> None:
+        """Show run ``index`` in the results tabs: its confusion matrix and misclassified
+        images (when it was evaluated) and its model on the drawing pad."""
+        results = self.results.get(index)
+        if results is None:
+            return
+        self.classifier.set_model(results.model)
+        evaluation = results.evaluation
+        if evaluation is None:
+            self.gallery.clear()
+            self.confusion_table.clearContents()
+            self.confusion_matrix = None
+            return
+        self.show_confusion(evaluation.confusion_matrix())
+        self.gallery.set_results(results.test_images, evaluation.labels,
+                                 evaluation.predictions, evaluation.probabilities)
+
+    @Slot(int, int)
+    def show_confused(self, true_digit: int, predicted: int) -> None:
+        """A confusion-matrix cell was clicked: show those test images (off the diagonal)."""
+        if self.confusion_matrix is None or true_digit == predicted:
+            return
+        self.gallery.filter_to(true_digit, predicted)
+        self.results_tabs.setCurrentWidget(self.gallery)
 
     def show_confusion(self, matrix: np.ndarray) -> None:
         matrix = np.asarray(matrix)

@@ -1,5 +1,6 @@
 """Live training plots: loss and accuracy per epoch (train solid, test dashed) and the
-per-batch loss with an exponential moving average.
+per-batch loss with an exponential moving average; earlier runs overlaid in their own
+colours (train solid, test dashed); hovering a plot shows the nearest point's values.
 
 Data arrive in preallocated numpy buffers (grown by doubling); a QTimer pushes them to the
 curves with ``setData`` at most ``REFRESH_HZ`` times a second and only when something
@@ -13,12 +14,16 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-REFRESH_HZ = 10
+REFRESH_HZ = 5  # each repaint costs the GUI thread ~10-20 ms (and the trainer the GIL)
 SMOOTHING = 0.9  # EMA weight of the past for the smoothed batch loss
 TRAIN_COLOR = (31, 119, 180)
 TEST_COLOR = (214, 39, 40)
 ACC_TRAIN_COLOR = (44, 160, 44)
 ACC_TEST_COLOR = (255, 127, 14)
+# overlaid runs: one colour each (train solid, test dashed), distinct from the live colours
+OVERLAY_COLORS = ((148, 103, 189), (140, 86, 75), (227, 119, 194), (127, 127, 127),
+                  (188, 189, 34), (23, 190, 207), (0, 0, 128), (128, 0, 0))
+HOVER_RADIUS_PX = 20
 
 
 class SeriesBuffer:
@@ -42,6 +47,83 @@ class SeriesBuffer:
 
     def view(self) -> tuple[np.ndarray, np.ndarray]:
         return self.x[:self.n], self.y[:self.n]
+
+
+def ema(values: np.ndarray, weight: float = SMOOTHING) -> np.ndarray:
+    """Exponential moving average, the same smoothing the live curve uses."""
+    out = np.empty(len(values))
+    acc = None
+    for i, v in enumerate(values):
+        acc = v if acc is None else weight * acc + (1 - weight) * v
+        out[i] = acc
+    return out
+
+
+class HoverReadout:
+    """Shows the data point nearest the mouse (within HOVER_RADIUS_PX) of any named curve of
+    a plot: a marker on it and its curve, x and y in a text label."""
+
+    def __init__(self, plot: pg.PlotWidget, x_name):
+        self.plot = plot
+        self.x_name = x_name  # callable: the x-axis's current name ("epoch" / "step")
+        self.text = ""
+        self.marker = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=1.5), brush=None)
+        self.label = pg.TextItem(color="k", fill=(255, 255, 220, 230), anchor=(0, 1))
+        for item in (self.marker, self.label):
+            item.setZValue(100)
+            item.setVisible(False)
+            plot.addItem(item, ignoreBounds=True)
+        plot.scene().sigMouseMoved.connect(self.on_mouse_moved)
+
+    def nearest(self, x: float, y: float):
+        """(curve name, x, y) of the closest point within the radius, in pixels, or None."""
+        view = self.plot.getViewBox()
+        px, py = view.viewPixelSize()
+        best, found = HOVER_RADIUS_PX ** 2, None
+        for curve in self.plot.listDataItems():
+            name = curve.name()
+            if not name or not curve.isVisible() or curve.xData is None or \
+                    len(curve.xData) == 0:
+                continue
+            d2 = ((curve.xData - x) / px) ** 2 + ((curve.yData - y) / py) ** 2
+            i = int(np.argmin(d2))
+            if d2[i] <= best:
+                best, found = float(d2[i]), (name, float(curve.xData[i]),
+                                             float(curve.yData[i]))
+        return found
+
+    def show_at(self, x: float, y: float) -> str:
+        """Show the point nearest (x, y) in data coordinates; returns the text ('' if none)."""
+        hit = self.nearest(x, y)
+        if hit is None:
+            self.hide()
+            return ""
+        name, hx, hy = hit
+        self.text = f"{name}\n{self.x_name()} {hx:.4g}\n{self.plot.getAxis('left').labelText}" \
+                    f" {hy:.4g}"
+        self.marker.setData([hx], [hy])
+        self.label.setText(self.text)
+        (x0, x1), (y0, y1) = self.plot.getViewBox().viewRange()
+        # keep the label inside the plot: left of points in the right half, below points
+        # in the upper half
+        self.label.setAnchor((1 if hx > (x0 + x1) / 2 else 0, 0 if hy > (y0 + y1) / 2 else 1))
+        self.label.setPos(hx, hy)
+        self.marker.setVisible(True)
+        self.label.setVisible(True)
+        return self.text
+
+    def hide(self) -> None:
+        self.text = ""
+        self.marker.setVisible(False)
+        self.label.setVisible(False)
+
+    def on_mouse_moved(self, scene_pos) -> None:
+        view = self.plot.getViewBox()
+        if not view.sceneBoundingRect().contains(scene_pos):
+            self.hide()
+            return
+        point = view.mapSceneToView(scene_pos)
+        self.show_at(point.x(), point.y())
 
 
 def _plot(title: str, y_label: str, legend_offset=(-10, 10)) -> pg.PlotWidget:
@@ -74,6 +156,8 @@ class TrainingPlotsWidget(QWidget):
         self.batch_smooth = SeriesBuffer(4096)
         self._ema: float | None = None
         self._dirty = False
+        self._restyle = False  # push every curve at the next refresh (reset, x-axis mode)
+        self._pushed: dict[int, int] = {}  # id(curve) -> points it was last given
         self.redraws = 0  # how many times the timer pushed data (tests check the rate)
 
         self.x_axis = QComboBox()
@@ -105,18 +189,25 @@ class TrainingPlotsWidget(QWidget):
         self.curve_batch_smooth = self.batch_plot.plot(
             name=f"smoothed (EMA {SMOOTHING})", pen=pg.mkPen(TRAIN_COLOR, width=2))
 
+        self.overlays: list = []  # RunRecords drawn beside the live run
+        self._overlay_curves: list = []
+        self.hovers = [HoverReadout(plot, self.x_label)
+                       for plot in (self.loss_plot, self.acc_plot, self.batch_plot)]
+
         top = QHBoxLayout()
         top.addWidget(QLabel("x-axis:"))
         top.addWidget(self.x_axis)
         top.addStretch(1)
-        plots = QHBoxLayout()
+        self.plot_area = QWidget()  # what "Export plots" writes
+        plots = QHBoxLayout(self.plot_area)
+        plots.setContentsMargins(0, 0, 0, 0)
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.acc_plot)
         plots.addWidget(self.batch_plot)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
-        layout.addLayout(plots, 1)
+        layout.addWidget(self.plot_area, 1)
         self._update_axis_labels()
 
         self.timer = QTimer(self)
@@ -131,7 +222,7 @@ class TrainingPlotsWidget(QWidget):
                     self.batch_loss, self.batch_smooth):
             buf.clear()
         self._ema = None
-        self._dirty = True
+        self._dirty = self._restyle = True
 
     def add_batches(self, events) -> None:
         for e in events:
@@ -155,16 +246,59 @@ class TrainingPlotsWidget(QWidget):
     def set_x_mode(self, mode: str) -> None:
         self.x_mode = mode
         self._update_axis_labels()
-        self._dirty = True
+        self._draw_overlays()
+        self._dirty = self._restyle = True
         self.refresh()
+
+    def x_label(self) -> str:
+        return "epoch" if self.x_mode == "epochs" else "step"
 
     def _update_axis_labels(self) -> None:
         for plot in (self.loss_plot, self.acc_plot, self.batch_plot):
-            plot.setLabel("bottom", "epoch" if self.x_mode == "epochs" else "step")
+            plot.setLabel("bottom", self.x_label())
+
+    def _x(self, steps: np.ndarray, steps_per_epoch: int) -> np.ndarray:
+        return steps / steps_per_epoch if self.x_mode == "epochs" else steps
 
     def _scaled(self, buf: SeriesBuffer):
         x, y = buf.view()
-        return (x / self.steps_per_epoch if self.x_mode == "epochs" else x), y
+        return self._x(x, self.steps_per_epoch), y
+
+    # -- overlays ----------------------------------------------------------------------
+    def set_overlays(self, records: list) -> None:
+        """Draw these earlier runs (core.run_history.RunRecord) beside the live one."""
+        self.overlays = list(records)
+        self._draw_overlays()
+
+    def _draw_overlays(self) -> None:
+        for plot, curve in self._overlay_curves:
+            plot.removeItem(curve)
+        self._overlay_curves = []
+        for i, record in enumerate(self.overlays):
+            color = OVERLAY_COLORS[i % len(OVERLAY_COLORS)]
+            self._overlay_run(record, color)
+
+    def _overlay_run(self, record, color) -> None:
+        solid = pg.mkPen(color, width=1.5)
+        dashed = pg.mkPen(color, width=1.5, style=Qt.DashLine)
+        spe = max(1, record.steps_per_epoch)
+        series = ((self.loss_plot, "train_loss", 1, solid, "train"),
+                  (self.loss_plot, "test_loss", 1, dashed, "test"),
+                  (self.acc_plot, "train_acc", 100, solid, "train"),
+                  (self.acc_plot, "test_acc", 100, dashed, "test"))
+        for plot, key, scale, pen, split in series:
+            x, y = record.epoch_series(key)
+            self._add_overlay(plot, self._x(x, spe), scale * y, pen,
+                              f"{record.label} {split}", symbol="t", symbolSize=6,
+                              symbolBrush=color, symbolPen=color)
+        if len(record.batch_losses):
+            self._add_overlay(self.batch_plot, self._x(record.batch_steps, spe),
+                              ema(record.batch_losses), solid, f"{record.label} smoothed")
+
+    def _add_overlay(self, plot, x, y, pen, name, **style) -> None:
+        curve = plot.plot(x, y, pen=pen, name=name, **style)
+        curve.setZValue(-1)  # under the live run
+        self._overlay_curves.append((plot, curve))
 
     @Slot()
     def refresh(self) -> None:
@@ -172,10 +306,45 @@ class TrainingPlotsWidget(QWidget):
             return
         self._dirty = False
         self.redraws += 1
+        # Only curves whose data grew are pushed, so between epochs just the batch plot
+        # repaints: a repaint costs the GUI thread milliseconds (and the trainer the GIL).
         for curve, buf in ((self.curve_train_loss, self.train_loss),
                            (self.curve_test_loss, self.test_loss),
                            (self.curve_train_acc, self.train_acc),
                            (self.curve_test_acc, self.test_acc),
                            (self.curve_batch, self.batch_loss),
                            (self.curve_batch_smooth, self.batch_smooth)):
-            curve.setData(*self._scaled(buf))
+            if self._restyle or self._pushed.get(id(curve)) != buf.n:
+                curve.setData(*self._scaled(buf))
+                self._pushed[id(curve)] = buf.n
+        self._restyle = False
+
+    # -- export ------------------------------------------------------------------------
+    def export_image(self, path: str) -> None:
+        """The three plots side by side as PNG (pixels) or SVG (vectors), by suffix.
+        Raises OSError naming the file when it cannot be written."""
+        self.refresh()
+        for hover in self.hovers:
+            hover.hide()
+        if path.lower().endswith(".svg"):
+            self._export_svg(path)
+        elif not self.plot_area.grab().save(path):
+            raise OSError(f"cannot write image {path}")
+
+    def _export_svg(self, path: str) -> None:
+        from PySide6.QtCore import QPoint, QRect
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+        size = self.plot_area.size()
+        generator = QSvgGenerator()
+        generator.setFileName(path)
+        generator.setSize(size)
+        generator.setViewBox(QRect(0, 0, size.width(), size.height()))
+        generator.setTitle("MLSys Studio training plots")
+        painter = QPainter()
+        if not painter.begin(generator):
+            raise OSError(f"cannot write SVG {path}")
+        try:
+            self.plot_area.render(painter, QPoint(0, 0))
+        finally:
+            painter.end()

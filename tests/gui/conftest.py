@@ -37,3 +37,22 @@ def window(qtbot, settings):
     win.document.undo_stack.setClean()  # the fixture closes without a prompt
     win.close()
     win.deleteLater()
+
+
+@pytest.fixture
+def panel(qtbot, monkeypatch):
+    """A Training panel on the bundled sample, set for short runs (6 steps an epoch)."""
+    from core.presets import load_preset
+    from gui.training.panel import TrainingPanel
+    monkeypatch.delenv("MLSYS_MNIST_DIR", raising=False)
+    widget = TrainingPanel(lambda: load_preset("mlp"))
+    qtbot.addWidget(widget)
+    widget.resize(1300, 800)
+    widget.model_combo.setCurrentText("mlp")
+    widget.batch_size.setText("500")  # 6 steps per epoch on the 3,000-image sample
+    widget.epochs.setText("1")
+    widget.threads.setText("1")
+    widget.show()
+    qtbot.waitExposed(widget)
+    yield widget
+    assert widget.shutdown(5000)

@@ -10,29 +10,12 @@ import pytest
 
 from core.presets import load_preset
 from gui.training import panel as panel_module
-from gui.training.panel import TrainingPanel
 
 FIRST_RUN_MS = 60_000  # the first run in a process imports torch and builds tensors
 
 
 def _kind(name):
     return lambda event: type(event).__name__ == name
-
-
-@pytest.fixture
-def panel(qtbot, monkeypatch):
-    monkeypatch.delenv("MLSYS_MNIST_DIR", raising=False)
-    widget = TrainingPanel(lambda: load_preset("mlp"))
-    qtbot.addWidget(widget)
-    widget.resize(1300, 800)
-    widget.model_combo.setCurrentText("mlp")
-    widget.batch_size.setText("500")  # 6 steps per epoch on the 3,000-image sample
-    widget.epochs.setText("1")
-    widget.threads.setText("1")
-    widget.show()
-    qtbot.waitExposed(widget)
-    yield widget
-    assert widget.shutdown(5000)
 
 
 def _wait_ended(qtbot, panel, timeout=FIRST_RUN_MS):
@@ -55,10 +38,16 @@ def test_run_plots_epochs_and_records_history(qtbot, panel):
     assert panel.plots.batch_loss.n == 12
     assert panel.plots.redraws >= 1
     assert panel.history_table.rowCount() == 1
-    row = panel.history[0]["row"]
-    assert row["status"] == "finished" and row["model"] == "mlp"
-    assert row["infer ms/batch"] != "—" and row["test acc (%)"] != "—"
-    assert panel.history[0]["settings"]["batch_size"] == 500
+    record = panel.history[0]
+    assert record.status == "finished" and record.model == "mlp"
+    assert record.summary["inference_ms_per_batch"] > 0 and 0 < record.test_acc <= 1
+    assert record.settings["batch_size"] == 500
+    mlp = load_preset("mlp")
+    shape = "×".join(map(str, mlp.node(mlp.input_names()[0]).params["shape"]))
+    assert (record.input_shape, record.output_shape) == (shape, "10")
+    assert len(record.batch_losses) == 12 and record.steps_per_epoch == 6
+    cells = [panel.history_table.item(0, c).text() for c in range(panel.history_table.columnCount())]
+    assert "—" not in cells[:15] and cells[1] == "mlp" and cells[15:17] == [shape, "10"]
     assert panel.confusion_matrix.sum() == 1000  # the sample's test split
     assert "bundled sample" in panel.dataset_label.text()
     assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
@@ -90,7 +79,8 @@ def test_stop_within_a_second_and_screenshot(qtbot, panel, tmp_path):
     seconds = time.perf_counter() - t0
     assert ended.args == ["stopped"]
     assert seconds < 1.0, f"stop took {seconds:.2f} s"
-    assert panel.history[-1]["row"]["status"] == "stopped"
+    assert panel.history[-1].status == "stopped"
+    assert panel.history[-1].summary["inference_ms_per_batch"] is None
 
 
 def test_pause_and_resume(qtbot, panel):
@@ -216,9 +206,9 @@ def test_history_gets_a_row_per_finished_run_including_current_design(qtbot, pan
     assert panel.start()
     assert _wait_ended(qtbot, panel) == "finished"
     assert panel.history_table.rowCount() == 2
-    assert [h["row"]["optimizer"] for h in panel.history] == ["adam", "sgd"]
-    assert panel.history[1]["row"]["lr"] == "0.05"
-    assert panel.history[1]["row"]["params"] != "—"
+    assert [h.settings["optimizer"] for h in panel.history] == ["adam", "sgd"]
+    assert panel.history[1].settings["lr"] == 0.05
+    assert panel.history[1].summary["params"] > 0
     qtbot.wait(50)
     shot = Path(__file__).resolve().parents[2] / "build" / "training_panel_history.png"
     shot.parent.mkdir(exist_ok=True)
