@@ -73,9 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _register_optional(sub) -> None:
     """Commands contributed by the other engine packages (training, dataflow)."""
     from .dataflow.cli import register as register_dataflow
+    from .experiment_cli import register as register_experiment
     from .train_cli import register as register_train
     register_train(sub)
     register_dataflow(sub)
+    register_experiment(sub)
 
 
 # ---------------------------------------------------------------------------------------
