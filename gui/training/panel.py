@@ -28,6 +28,7 @@ from core.run_history import RunRecord
 
 from ..widgets.field import add_field_row
 from .drawing import DigitClassifier
+from .experiments import ExperimentsView
 from .exports import TrainingExports
 from .gallery import MisclassifiedGallery
 from .history import HistoryTable
@@ -86,6 +87,24 @@ def run_events(network, folder: str, config, should_stop, should_pause):
         elif isinstance(event, (Stopped, Failed)):
             yield RunReport(event.result.status, quick_summary(event.result),
                             event.result.model)
+
+
+def training_subset(data, images: int | None):
+    """``data`` with only its first ``images`` training images (all when None)."""
+    from core.data import MnistData
+    if images is None or images >= data.train_size:
+        return data
+    return MnistData(data.train_images[:images], data.train_labels[:images],
+                     data.test_images, data.test_labels, data.source, "custom")
+
+
+def experiment_events(network, folder: str, sweep, config, images, should_stop,
+                      should_pause):
+    """The worker's generator for a sweep (core.experiments.run_experiment)."""
+    from core.data import load_mnist
+    from core.experiments import run_experiment
+    data = training_subset(load_mnist(folder or None), images)
+    yield from run_experiment(network, data, sweep, config, should_stop, should_pause)
 
 
 def download_events(root: str, should_stop, should_pause):
@@ -293,6 +312,9 @@ class TrainingPanel(QWidget):
         self.results_tabs.addTab(self.confusion_table, "Confusion matrix")
         self.results_tabs.addTab(self.gallery, "Misclassified")
         self.results_tabs.addTab(self.classifier, "Draw a digit")
+        self.experiments = ExperimentsView()
+        self.experiments.sig_run.connect(self.start_experiment)
+        self.results_tabs.addTab(self.experiments, "Experiments")
         self.export_button = QToolButton()
         self.export_button.setText("Export")
         self.export_button.setPopupMode(QToolButton.InstantPopup)
@@ -432,6 +454,40 @@ class TrainingPanel(QWidget):
             self._update_buttons(True)
         return started
 
+    @Slot(object, object)
+    def start_experiment(self, sweep, images) -> bool:
+        """Run ``sweep`` (core.experiments.Sweep) on the chosen model with the settings on
+        the left, ``images`` training images per run (None: all)."""
+        from core.experiments import plan
+        if self.controller.is_running():
+            self.experiments.set_status("Something is training: stop it first.", error=True)
+            return False
+        config = self.read_config()
+        if config is None:
+            self.experiments.set_status("Fix the highlighted fields on the left.", error=True)
+            return False
+        try:
+            network = self._network()
+            runs = plan(network, sweep, config)  # shape errors now, before any training
+        except MlsysError as exc:
+            self.experiments.set_status(str(exc), error=True)
+            return False
+        folder = self.folder.text().strip()
+        self._pending = None  # sweep runs are tabulated in the Experiments tab
+        self._last_status = ""
+        self.experiments.start(len(runs), sweep.kind)
+        self.progress.setRange(0, 0)
+        self.progress.setFormat("loading data…")
+        self.set_status(f"Sweep over {sweep.kind} of {network.name}: {len(runs)} runs…")
+
+        def make_events(should_stop, should_pause):
+            return experiment_events(network, folder, sweep, config, images, should_stop,
+                                     should_pause)
+        started = self.controller.start(make_events)
+        if started:
+            self._update_buttons(True)
+        return started
+
     @Slot()
     def stop(self) -> None:
         if self.controller.is_running():
@@ -456,6 +512,7 @@ class TrainingPanel(QWidget):
 
     def _update_buttons(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
+        self.experiments.set_running(running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         for widget in (self.model_combo, self.optimizer, self.lr, self.batch_size, self.epochs,
@@ -585,6 +642,17 @@ class TrainingPanel(QWidget):
     def _on_Failed(self, event) -> None:  # noqa: N802
         self._last_status = event.result.status
         self.set_status(f"Training failed: {event.message}", error=True)
+
+    def _on_RunStarted(self, event) -> None:  # noqa: N802
+        self.experiments.set_status(f"Run {event.index} of {event.total}: {event.label}…")
+
+    def _on_RunDone(self, event) -> None:  # noqa: N802
+        self.experiments.add_row(event.row)
+
+    def _on_ExperimentDone(self, event) -> None:  # noqa: N802
+        self._last_status = event.status
+        self.experiments.finish(event.status)
+        self.set_status(f"Sweep {event.status}: see the Experiments tab.")
 
     def _on_RunReport(self, report: RunReport) -> None:  # noqa: N802
         record = self.add_history_row(report)
