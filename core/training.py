@@ -254,6 +254,9 @@ class TrainResult:
     train_seconds: float = 0.0
     status: str = "running"  # finished, converged, stopped, failed
     message: str = ""
+    # the test-set evaluation after the last epoch: of the final weights when the run
+    # finished or converged (a stop or failure mid-epoch changes them afterwards)
+    evaluation: Evaluation | None = None
 
     def summary(self, inference_batch: int | None = None) -> dict:
         """The run as the CLI's JSON (inference timed now, at the training batch size)."""
@@ -824,6 +827,7 @@ def _train(trained: TrainedModel, data: MnistData, config: TrainConfig, should_s
                            clock.now(), seen / train_seconds if train_seconds > 0 else 0.0,
                            best, stale)
         result.epochs.append(event)
+        result.evaluation = evaluation
         yield event
         if config.until_converged and stale >= config.patience:
             yield _ended(result, clock, "converged", f"test accuracy has not improved for "

@@ -81,7 +81,7 @@ def run_events(network, folder: str, config, should_stop, should_pause):
         yield event
         if isinstance(event, Finished):
             result = event.result
-            evaluation = result.model.evaluate(data, "test", config.eval_batch_size)
+            evaluation = result.evaluation or result.model.evaluate(data, "test")
             yield RunReport(result.status, result.summary(), result.model, evaluation,
                             data.test_images)
         elif isinstance(event, (Stopped, Failed)):

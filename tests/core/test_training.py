@@ -445,3 +445,15 @@ def test_cli_progress_bar_on_a_terminal(capsys, monkeypatch):
     json.loads(captured.out)  # stdout stays clean JSON
     assert "\repoch 1/1 [" in captured.err and "img/s" in captured.err
     assert "epoch 1/1: test acc" in captured.err
+
+
+def test_result_keeps_the_last_evaluation_of_the_final_weights():
+    from core.data import load_sample
+    from core.presets import load_preset
+    from core.training import TrainConfig, run_to_end, train
+    data = load_sample()
+    result = run_to_end(train(load_preset("mlp"), data, TrainConfig(batch_size=500,
+                                                                    epochs=2, threads=1)))
+    fresh = result.model.evaluate(data, "test")
+    assert result.evaluation.accuracy == result.epochs[-1].test_acc == fresh.accuracy
+    assert (result.evaluation.predictions == fresh.predictions).all()
