@@ -18,6 +18,7 @@ import pytest
 
 from core import data as mnist
 from core.data import FILES, DatasetError, encode_idx, load_folder, load_mnist, load_sample
+from mnist_files import write_set
 
 ROOT = Path(__file__).resolve().parents[2]
 FULL_DIR = os.environ.get(mnist.ENV_VAR)
@@ -34,24 +35,6 @@ def fresh_cache():
     mnist.clear_cache()
     yield
     mnist.clear_cache()
-
-
-def write_set(folder: Path, sample, gz: bool = True, spelling=lambda stem: stem,
-              n_train: int = 200, n_test: int = 100) -> Path:
-    """A small MNIST-format folder made from the sample."""
-    folder.mkdir(parents=True, exist_ok=True)
-    parts = {"train_images": sample.train_images[:n_train],
-             "train_labels": sample.train_labels[:n_train],
-             "test_images": sample.test_images[:n_test],
-             "test_labels": sample.test_labels[:n_test]}
-    for role, array in parts.items():
-        payload = encode_idx(array)
-        name = spelling(FILES[role])
-        if gz:
-            (folder / f"{name}.gz").write_bytes(gzip.compress(payload))
-        else:
-            (folder / name).write_bytes(payload)
-    return folder
 
 
 # -- the bundled sample ------------------------------------------------------------------

@@ -4,7 +4,6 @@ runner's events, stop, the exported table and the ``experiment`` command."""
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 
@@ -13,7 +12,7 @@ import pytest
 from core import data as mnist
 from core.analysis import analyze
 from core.cli import main
-from core.data import FILES, MnistData, encode_idx, load_sample
+from core.data import MnistData, load_sample
 from core.errors import InputError
 from core.experiments import (SWEEP_KINDS, ExperimentDone, ExperimentRow, ExperimentStarted,
                               PlannedRun, RunDone, RunStarted, Sweep, parse_sweep,
@@ -23,6 +22,7 @@ from core.network import Network
 from core.presets import load_preset
 from core.training import (BatchEvent, Finished, Started, Stopped, TrainConfig, TrainedModel,
                            train)
+from mnist_files import write_set
 
 FAST = TrainConfig(epochs=1, batch_size=64, seed=0, threads=1)  # steady on busy machines
 
@@ -346,20 +346,9 @@ def test_rows_table_exports_csv(batch_events):
     assert parsed[2][header.index("inference batch")] == "128"
 
 
-def write_set(folder, sample, n_train=300, n_test=100):
-    folder.mkdir(parents=True, exist_ok=True)
-    parts = {"train_images": sample.train_images[:n_train],
-             "train_labels": sample.train_labels[:n_train],
-             "test_images": sample.test_images[:n_test],
-             "test_labels": sample.test_labels[:n_test]}
-    for role, array in parts.items():
-        (folder / f"{FILES[role]}.gz").write_bytes(gzip.compress(encode_idx(array)))
-    return folder
-
-
 def test_cli_json(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv(mnist.ENV_VAR, raising=False)
-    folder = write_set(tmp_path / "mnist", load_sample())
+    folder = write_set(tmp_path / "mnist", load_sample(), n_train=300)
     code = main(["experiment", "lenet5", "--sweep", "batch_size=64,128", "--epochs", "1",
                  "--format", "json", "--data", str(folder)])
     out, err = capsys.readouterr()
@@ -373,7 +362,7 @@ def test_cli_json(capsys, tmp_path, monkeypatch):
 
 
 def test_cli_output_file_in_markdown(capsys, tmp_path):
-    folder = write_set(tmp_path / "mnist", load_sample())
+    folder = write_set(tmp_path / "mnist", load_sample(), n_train=300)
     target = tmp_path / "out.md"
     code = main(["experiment", "mlp", "--sweep", "width=0.5,1", "--data", str(folder),
                  "--format", "md", "--output", str(target), "--batch-size", "100"])
