@@ -18,6 +18,8 @@ from PySide6.QtGui import QColor, QFont, QImage, QKeySequence, QPainter, QPen, Q
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QVBoxLayout, QWidget)
 
+from .plots import styled_plot
+
 CANVAS = 280
 PEN_WIDTH = 20
 NUM_CLASSES = 10
@@ -289,20 +291,15 @@ class DigitClassifier(QWidget):
         return column
 
     def _build_chart(self) -> pg.PlotWidget:
-        self.chart = pg.PlotWidget(background="w")
-        self.chart.setTitle("Class probabilities", color="k", size="10pt")
-        self.chart.setLabel("left", "probability (%)")
+        self.chart = styled_plot("Class probabilities", "probability (%)", legend=False)
         self.chart.setLabel("bottom", "digit")
-        for axis in ("left", "bottom"):
-            self.chart.getAxis(axis).setPen("k")
-            self.chart.getAxis(axis).setTextPen("k")
         self.chart.getAxis("bottom").setTicks([[(d, str(d)) for d in range(NUM_CLASSES)]])
         self.chart.setXRange(-0.6, NUM_CLASSES - 0.4, padding=0)
         self.chart.setYRange(0, 100, padding=0.02)
         self.chart.setMouseEnabled(x=False, y=False)
         self.chart.setMenuEnabled(False)
         self.chart.hideButtons()
-        self.chart.showGrid(y=True, alpha=0.25)
+        self.chart.showGrid(x=False, y=True, alpha=0.25)
         self.chart.setMinimumSize(240, 180)
         self.chart.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.bars = pg.BarGraphItem(x=np.arange(NUM_CLASSES), height=np.zeros(NUM_CLASSES),

@@ -13,14 +13,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+                               QSplitter, QTableWidget, QTableWidgetItem, QWidget)
 
 from core.errors import InputError
 from core.experiments import EXAMPLES, SWEEP_KINDS, Sweep, parse_values, rows_table
 
 from ..widgets.field import add_field_row
 from ..widgets.table_files import TABLE_FILTER, table_path_and_format
+from .plots import styled_plot
 
 KIND_TEXT = {"batch_size": "batch size", "width": "width (channel multiplier)",
              "depth": "depth (extra hidden layers)", "kernel": "kernel size"}
@@ -87,11 +87,7 @@ class ExperimentsView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.plot = pg.PlotWidget(background="w")
-        self.plot.showGrid(x=True, y=True, alpha=0.25)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setPen("k")
-            self.plot.getAxis(axis).setTextPen("k")
+        self.plot = styled_plot("", legend=False)
         self.plot.setMinimumWidth(220)
         self.curve = self.plot.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o",
                                     symbolSize=7, symbolBrush=(31, 119, 180))

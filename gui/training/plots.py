@@ -126,13 +126,16 @@ class HoverReadout:
         self.show_at(point.x(), point.y())
 
 
-def _plot(title: str, y_label: str, legend_offset=(-10, 10)) -> pg.PlotWidget:
+def styled_plot(title: str, y_label: str = "", legend_offset=(-10, 10),
+                legend: bool = True) -> pg.PlotWidget:
+    """A white plot with black axes and a light grid, as every training plot looks."""
     plot = pg.PlotWidget(background="w")
     plot.setTitle(title, color="k", size="10pt")
-    plot.setLabel("left", y_label)
+    if y_label:
+        plot.setLabel("left", y_label)
     plot.showGrid(x=True, y=True, alpha=0.25)
-    # negative offsets anchor the legend to the right / bottom edge
-    plot.addLegend(offset=legend_offset, labelTextColor="k", brush=(255, 255, 255, 200))
+    if legend:  # negative offsets anchor the legend to the right / bottom edge
+        plot.addLegend(offset=legend_offset, labelTextColor="k", brush=(255, 255, 255, 200))
     plot.setMinimumHeight(150)
     for axis in ("left", "bottom"):
         plot.getAxis(axis).setPen("k")
@@ -166,9 +169,9 @@ class TrainingPlotsWidget(QWidget):
                                "optimizer steps")
         self.x_axis.currentTextChanged.connect(self.set_x_mode)
 
-        self.loss_plot = _plot("Loss per epoch", "cross-entropy")
-        self.acc_plot = _plot("Accuracy per epoch", "accuracy (%)", (-10, -10))
-        self.batch_plot = _plot("Loss per batch", "cross-entropy")
+        self.loss_plot = styled_plot("Loss per epoch", "cross-entropy")
+        self.acc_plot = styled_plot("Accuracy per epoch", "accuracy (%)", (-10, -10))
+        self.batch_plot = styled_plot("Loss per batch", "cross-entropy")
         self.batch_plot.setClipToView(True)
         self.batch_plot.setDownsampling(auto=True, mode="peak")
         dashed = Qt.DashLine
