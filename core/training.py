@@ -258,17 +258,20 @@ class TrainResult:
     # finished or converged (a stop or failure mid-epoch changes them afterwards)
     evaluation: Evaluation | None = None
 
-    def summary(self, inference_batch: int | None = None) -> dict:
-        """The run as the CLI's JSON (inference timed now, at the training batch size)."""
+    def summary(self, inference_batch: int | None = None, time_inference: bool = True
+                ) -> dict:
+        """The run as the CLI's JSON: inference timed now at ``inference_batch`` (default:
+        the training batch size), or left None with ``time_inference=False`` (a stop must
+        be quick)."""
         batch = inference_batch or self.config.batch_size
-        timing = self.model.inference_time(batch)
+        timing = self.model.inference_time(batch) if time_inference else None
         counts = self.model.counts()
         return {"model": self.model.name, "status": self.status,
                 "epochs": [e.as_dict() for e in self.epochs],
                 "train_seconds": self.train_seconds,
-                "inference_ms_per_batch": timing.ms_per_batch,
-                "inference_batch_size": timing.batch_size,
-                "inference_ms_per_image": timing.ms_per_image,
+                "inference_ms_per_batch": timing.ms_per_batch if timing else None,
+                "inference_batch_size": timing.batch_size if timing else None,
+                "inference_ms_per_image": timing.ms_per_image if timing else None,
                 "params": counts["params"], "macs": counts["macs"],
                 "dataset": self.dataset}
 

@@ -57,20 +57,6 @@ class RunReport:
     evaluation: object = None  # core.training.Evaluation (finished runs)
     test_images: np.ndarray | None = None  # uint8 N×28×28 (finished runs)
 
-    @property
-    def confusion(self) -> np.ndarray | None:
-        return None if self.evaluation is None else self.evaluation.confusion_matrix()
-
-
-def quick_summary(result) -> dict:
-    """A stopped or failed run's summary: no inference timing (stop must be quick)."""
-    counts = result.model.counts()
-    return {"model": result.model.name, "status": result.status,
-            "epochs": [e.as_dict() for e in result.epochs],
-            "train_seconds": result.train_seconds, "inference_ms_per_batch": None,
-            "inference_ms_per_image": None, "params": counts.get("params"),
-            "macs": counts.get("macs"), "dataset": result.dataset}
-
 
 def run_events(network, folder: str, config, should_stop, should_pause):
     """The generator the worker runs (worker thread): load data, train, then report."""
@@ -85,8 +71,8 @@ def run_events(network, folder: str, config, should_stop, should_pause):
             yield RunReport(result.status, result.summary(), result.model, evaluation,
                             data.test_images)
         elif isinstance(event, (Stopped, Failed)):
-            yield RunReport(event.result.status, quick_summary(event.result),
-                            event.result.model)
+            yield RunReport(event.result.status,
+                            event.result.summary(time_inference=False), event.result.model)
 
 
 def training_subset(data, images: int | None):
