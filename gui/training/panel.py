@@ -99,6 +99,13 @@ def download_events(root: str, should_stop, should_pause):
     yield from download_steps(root, should_stop)
 
 
+def auto_threads() -> int:
+    """Torch threads for a run started from the window: leave one core to the GUI thread
+    (with every core busy, torch's threads wait on a descheduled one; measured with
+    benchmarks/bench_training_gui.py on 2 cores)."""
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
 def format_seconds(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     hours, rest = divmod(seconds, 3600)
@@ -208,7 +215,7 @@ class TrainingPanel(QWidget):
         self.device = QComboBox()
         self.device.addItems(list(DEVICE_CHOICES))
         self.threads = QLineEdit()
-        self.threads.setPlaceholderText("auto")
+        self.threads.setPlaceholderText(f"auto ({auto_threads()})")
         box = QGroupBox("Hyper-parameters")
         form = QFormLayout(box)
         self._field(form, "optimizer", "Optimizer", self.optimizer, "adam or SGD (momentum 0.9)")
@@ -221,7 +228,9 @@ class TrainingPanel(QWidget):
         self._field(form, "device", "Device", self.device,
                     "cpu, or cuda when torch sees a GPU (checked when training starts)")
         self._field(form, "threads", "CPU threads", self.threads,
-                    "Torch threads; empty: automatic (at most 8)")
+                    "Torch threads; empty: one fewer than the CPU cores (at most 8), so "
+                    "the window keeps a core: on a busy core torch's threads wait for "
+                    "each other and a run can slow down several-fold")
         return box
 
     def _build_data_box(self) -> QGroupBox:
@@ -355,7 +364,8 @@ class TrainingPanel(QWidget):
             "batch_size": lambda t: self._whole(t, "batch size"),
             "epochs": lambda t: self._whole(t, "epochs"),
             "seed": lambda t: self._whole(t, "seed"),
-            "threads": lambda t: None if not t.strip() else self._whole(t, "threads"),
+            "threads": lambda t: auto_threads() if not t.strip() else self._whole(t,
+                                                                                "threads"),
         }
         for name, parse in parsers.items():
             try:

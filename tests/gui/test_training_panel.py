@@ -213,3 +213,15 @@ def test_history_gets_a_row_per_finished_run_including_current_design(qtbot, pan
     shot = Path(__file__).resolve().parents[2] / "build" / "training_panel_history.png"
     shot.parent.mkdir(exist_ok=True)
     assert panel.grab().save(str(shot))
+
+
+def test_automatic_threads_leave_a_core_for_the_window(qtbot, panel):
+    import os
+    panel.threads.setText("")
+    config = panel.read_config()
+    cores = os.cpu_count() or 2
+    assert config.threads == max(1, min(8, cores - 1))
+    assert config.threads < cores or cores == 1
+    assert f"auto ({config.threads})" == panel.threads.placeholderText()
+    panel.threads.setText("3")
+    assert panel.read_config().threads == 3
