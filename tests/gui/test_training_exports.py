@@ -239,3 +239,22 @@ def test_results_tabs_follow_the_run_and_the_confusion_cells(qtbot, two_runs):
     assert panel.classifier.model() is panel.results[1].model
     first = panel.results[1].evaluation
     assert panel.gallery.misclassified_count() == int((first.labels != first.predictions).sum())
+
+
+def test_open_in_netron_exports_onnx_and_starts_netron_in_its_own_process(qtbot, panel,
+                                                                          monkeypatch):
+    pytest.importorskip("onnx")
+    from gui.training import exports as exports_module
+    started = []
+    monkeypatch.setattr(exports_module, "netron_available", lambda: True)
+    monkeypatch.setattr(exports_module.subprocess, "Popen", started.append)
+    assert not panel.exports.open_in_netron()  # nothing trained yet
+    assert _train(qtbot, panel) == "finished"
+    assert panel.exports.open_in_netron()
+    (command,) = started
+    assert command[1:3] == ["-m", "netron"] and command[3].endswith("mlp_run1.onnx")
+    import onnx
+    onnx.checker.check_model(onnx.load(command[3]))
+    monkeypatch.setattr(exports_module, "netron_available", lambda: False)
+    assert not panel.exports.open_in_netron()
+    assert "pip install netron" in panel.status_label.text()
