@@ -21,6 +21,19 @@ def no_blocking_dialogs(monkeypatch):
 
 
 @pytest.fixture
+def shown(qtbot):
+    """``shown(widget, width, height)``: the widget owned by qtbot, sized, shown and
+    exposed (what every widget test starts from)."""
+    def show(widget, width: int, height: int):
+        qtbot.addWidget(widget)
+        widget.resize(width, height)
+        widget.show()
+        qtbot.waitExposed(widget)
+        return widget
+    return show
+
+
+@pytest.fixture
 def settings(tmp_path):
     QStandardPaths.setTestModeEnabled(True)
     return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
@@ -40,19 +53,16 @@ def window(qtbot, settings):
 
 
 @pytest.fixture
-def panel(qtbot, monkeypatch):
+def panel(shown, monkeypatch):
     """A Training panel on the bundled sample, set for short runs (6 steps an epoch)."""
     from core.presets import load_preset
     from gui.training.panel import TrainingPanel
     monkeypatch.delenv("MLSYS_MNIST_DIR", raising=False)
     widget = TrainingPanel(lambda: load_preset("mlp"))
-    qtbot.addWidget(widget)
-    widget.resize(1300, 800)
     widget.model_combo.setCurrentText("mlp")
     widget.batch_size.setText("500")  # 6 steps per epoch on the 3,000-image sample
     widget.epochs.setText("1")
     widget.threads.setText("1")
-    widget.show()
-    qtbot.waitExposed(widget)
+    shown(widget, 1300, 800)
     yield widget
     assert widget.shutdown(5000)

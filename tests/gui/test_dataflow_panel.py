@@ -17,12 +17,8 @@ REFERENCE = {"weight reads": 81, "input reads": 1620, "psum reads": 160, "output
 
 
 @pytest.fixture
-def panel(qtbot):
-    p = DataflowPanel()
-    qtbot.addWidget(p)
-    p.resize(1300, 850)
-    p.show()
-    qtbot.waitExposed(p)
+def panel(qtbot, shown):
+    p = shown(DataflowPanel(), 1300, 850)
     qtbot.waitUntil(lambda: p.frames is not None, timeout=10_000)
     yield p
     p.shutdown()

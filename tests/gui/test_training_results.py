@@ -48,13 +48,8 @@ def _captions(gallery) -> list[str]:
 
 
 @pytest.fixture
-def gallery(qtbot):
-    widget = MisclassifiedGallery()
-    qtbot.addWidget(widget)
-    widget.resize(700, 420)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+def gallery(shown):
+    return shown(MisclassifiedGallery(), 700, 420)
 
 
 # ---------------------------------------------------------------------------------------
@@ -312,13 +307,8 @@ def trained():
 
 
 @pytest.fixture
-def classifier(qtbot):
-    widget = DigitClassifier()
-    qtbot.addWidget(widget)
-    widget.resize(760, 420)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+def classifier(shown):
+    return shown(DigitClassifier(), 760, 420)
 
 
 def _confident_test_image(model, data, digit: int) -> int:
