@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.analysis import AnalysisOptions, analyze  # noqa: E402
-from core.models import resolve_model  # noqa: E402
+from core.graph.analysis import AnalysisOptions, analyze  # noqa: E402
+from core.torchbridge.resolve import resolve_model  # noqa: E402
 
 
 def time_once(fn) -> float:
@@ -37,7 +37,7 @@ def main() -> None:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from core.build import build_model
+    from core.torchbridge.build import build_model
 
     network = resolve_model(args.model)
     options = AnalysisOptions(batch=args.batch)

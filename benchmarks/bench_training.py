@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.data import FILES, find_files, load_mnist  # noqa: E402
-from core.models import resolve_model  # noqa: E402
-from core.training import TrainConfig, TrainedModel, run_to_end, train  # noqa: E402
+from core.training.data import FILES, find_files, load_mnist  # noqa: E402
+from core.torchbridge.resolve import resolve_model  # noqa: E402
+from core.training.trainer import TrainConfig, TrainedModel, run_to_end, train  # noqa: E402
 
 
 def torchvision_root(data_dir: Path, tmp: Path) -> Path:

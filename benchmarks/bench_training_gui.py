@@ -32,7 +32,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 def headless_round(network, data, config) -> tuple[float, float]:
-    from core.training import run_to_end, train
+    from core.training.trainer import run_to_end, train
     start = time.perf_counter()
     result = run_to_end(train(network.copy(), data, config))
     wall = time.perf_counter() - start
@@ -78,9 +78,9 @@ def main(argv=None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from core.data import load_mnist
-    from core.presets import load_preset
-    from core.training import TrainConfig
+    from core.training.data import load_mnist
+    from core.graph.presets import load_preset
+    from core.training.trainer import TrainConfig
     app = QApplication.instance() or QApplication([])
     data = load_mnist()  # the same cached arrays the panel's worker loads
     network = load_preset(args.model)

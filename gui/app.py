@@ -23,8 +23,8 @@ def run_app(args) -> int:
                           getattr(args, "workspace", None))
     from PySide6.QtCore import QSettings
 
-    from .main_window import MainWindow
-    from .theme import apply_theme
+    from gui.main_window import MainWindow
+    from gui.theme import apply_theme
     app = make_app()
     settings = QSettings()
     apply_theme(str(settings.value("theme", "system")))
@@ -44,10 +44,10 @@ def screenshot(path: str, preset: str | None = None, workspace: str | None = Non
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
 
-    from core.errors import InputError
+    from core.common.errors import InputError
 
-    from .main_window import WORKSPACES, MainWindow
-    from .theme import apply_theme
+    from gui.main_window import WORKSPACES, MainWindow
+    from gui.theme import apply_theme
     app = make_app()
     apply_theme("light")
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "shot.ini"), QSettings.IniFormat)

@@ -10,16 +10,16 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QStackedWidget, QTabBar, QVBoxLayout, QWidget)
 
-from core import io
-from core.errors import MlsysError
-from core.network import Network
-from core.presets import load_preset, preset_descriptions
+from core.graph import io
+from core.common.errors import MlsysError
+from core.graph.network import Network
+from core.graph.presets import load_preset, preset_descriptions
 
-from .analysis_panel import AnalysisPanel
-from .editor.canvas import CanvasView
-from .editor.document import Document
-from .editor.palette import PaletteWidget
-from .editor.properties import PropertyPanel
+from gui.design.analysis_panel import AnalysisPanel
+from gui.design.canvas import CanvasView
+from gui.design.document import Document
+from gui.design.palette import PaletteWidget
+from gui.design.properties import PropertyPanel
 
 WORKSPACES = ("Design", "Training", "Dataflow", "Pipeline", "Profiling")
 AUTOSAVE_MS = 30_000
@@ -85,7 +85,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status)
 
     def _add_workspaces(self) -> None:
-        from .training.panel import TrainingPanel
+        from gui.training.panel import TrainingPanel
         self.training_panel = TrainingPanel(self.current_network)
         self.add_workspace("Training", self.training_panel)
         # The Dataflow lab imports pyqtgraph and numpy-heavy code: build it on first use.
@@ -97,7 +97,7 @@ class MainWindow(QMainWindow):
 
     def ensure_dataflow_panel(self):
         if self.dataflow_panel is None:
-            from .dataflow import DataflowPanel
+            from gui.dataflow import DataflowPanel
             self.dataflow_panel = DataflowPanel()
             self.dataflow_panel.sig_message.connect(self.show_message)
             self.workspace_pages["Dataflow"] = self.dataflow_panel
@@ -382,7 +382,7 @@ class MainWindow(QMainWindow):
         self.canvas.scene_.select_names([name])
 
     def auto_layout(self) -> None:
-        from core.layout import layered_positions
+        from core.graph.layout import layered_positions
         positions = layered_positions(self.document.network)
         moves = {n: (self.document.network.nodes[n].position, p) for n, p in positions.items()}
         self.document.move_nodes(moves)
@@ -395,9 +395,9 @@ class MainWindow(QMainWindow):
             8000)
 
     def compare_with_design(self, path=None) -> bool:
-        from core.analysis import analyze
+        from core.graph.analysis import analyze
 
-        from .compare_dialog import CompareDialog
+        from gui.design.compare_dialog import CompareDialog
         if not path:
             path, _ = QFileDialog.getOpenFileName(self, "Compare with design", self._last_dir(),
                                                   FILE_FILTER)
@@ -413,7 +413,7 @@ class MainWindow(QMainWindow):
         return True
 
     def open_solver(self) -> None:
-        from .solver_dialog import ConvSolverDialog
+        from gui.design.solver_dialog import ConvSolverDialog
         selected = self.canvas.scene_.selected_names()
         node = selected[0] if len(selected) == 1 and self.document.network.nodes[
             selected[0]].type in ("Conv2d", "MaxPool2d", "AvgPool2d",
@@ -488,7 +488,7 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QApplication
         QApplication.setOverrideCursor(Qt.WaitCursor)
         try:
-            from core.models import resolve_model
+            from core.torchbridge.resolve import resolve_model
             network = resolve_model(spec)
         except MlsysError as exc:
             QApplication.restoreOverrideCursor()
@@ -498,8 +498,8 @@ class MainWindow(QMainWindow):
         self.document.load_network(network)
 
     def export_table(self) -> None:
-        from core.export import render
-        from core.report import layer_table
+        from core.common.tables import render
+        from core.graph.report import layer_table
         path, chosen = QFileDialog.getSaveFileName(
             self, "Export table", str(Path(self._last_dir()) / f"{self.document.network.name}.csv"),
             "CSV (*.csv);;Markdown (*.md);;LaTeX (*.tex)")
@@ -537,7 +537,7 @@ class MainWindow(QMainWindow):
         return self.canvas.palette().color(QPalette.Base)
 
     def export_code(self) -> None:
-        from core.codegen import generate
+        from core.torchbridge.codegen import generate
         try:
             code = generate(self.document.network)
         except MlsysError as exc:
@@ -598,7 +598,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def set_theme(self, mode: str) -> None:
-        from .theme import apply_theme
+        from gui.theme import apply_theme
         self.settings.setValue("theme", mode)
         apply_theme(mode)
         self.canvas.scene_.update()

@@ -1,4 +1,4 @@
-"""Make the small real MNIST sample shipped in resources/mnist_sample/ from the full set.
+"""Make the small real MNIST sample shipped in core/resources/mnist_sample/ from the full set.
 
 Takes the first N train and first M test images (first-N, so the sample's provenance is
 easy to check: its labels are the full set's first labels) and writes them as IDX .gz
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.data import FILES, SAMPLE_DIR, encode_idx, load_folder  # noqa: E402
+from core.training.data import FILES, SAMPLE_DIR, encode_idx, load_folder  # noqa: E402
 
 README = """# Bundled MNIST sample
 

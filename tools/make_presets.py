@@ -1,4 +1,4 @@
-"""Writes the preset designs in resources/presets/ (run: python tools/make_presets.py).
+"""Writes the preset designs in core/resources/presets/ (run: python tools/make_presets.py).
 
 The JSON files are the presets the product loads; this script is how they were made, so
 that a change to one (say, BERT's depth) is a one-line edit here and a re-run.
@@ -12,8 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import io  # noqa: E402
-from core.network import Network  # noqa: E402
+from core.graph import io  # noqa: E402
+from core.graph.network import Network  # noqa: E402
 
 
 class Chain:
@@ -299,7 +299,7 @@ BUILDERS = {
 
 
 def main() -> None:
-    out = ROOT / "resources" / "presets"
+    out = ROOT / "core" / "resources" / "presets"
     out.mkdir(parents=True, exist_ok=True)
     for name, builder in BUILDERS.items():
         io.save(builder(), out / f"{name}.json")

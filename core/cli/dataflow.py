@@ -9,8 +9,9 @@ from core.dataflow.analysis import POLICIES, DataflowResult, analyse
 from core.dataflow.dataflows import DATAFLOWS
 from core.dataflow.energy import LEVEL_NAMES, EnergyCosts
 from core.dataflow.layer import OPERANDS, Buffers, ConvLayer, PEArray
-from core.dataflow.systolic import SYSTOLIC_DATAFLOWS, SystolicLayer, SystolicResult, simulate_systolic
-from core.errors import InputError
+from core.dataflow.systolic import (SYSTOLIC_DATAFLOWS, SystolicLayer, SystolicResult,
+                                    simulate_systolic)
+from core.common.errors import InputError
 
 DEFAULT_BUFFERS = (1024, 1024, 256)  # elements: input, weight, output
 

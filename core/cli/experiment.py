@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import InputError
+from core.common.errors import InputError
 
 DEFAULT_EPOCHS = 1
 FORMATS = ("table", "json", "csv", "md", "latex")
@@ -44,10 +44,10 @@ def register(subparsers) -> None:
 
 
 def run_experiment_command(args: argparse.Namespace) -> int:
-    from .data import load_mnist
-    from .experiments import ExperimentDone, parse_sweep, run_experiment
-    from .models import resolve_model
-    from .training import TrainConfig
+    from core.training.data import load_mnist
+    from core.training.experiments import ExperimentDone, parse_sweep, run_experiment
+    from core.torchbridge.resolve import resolve_model
+    from core.training.trainer import TrainConfig
     sweep = parse_sweep(args.sweep)
     config = TrainConfig(optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size,
                          epochs=args.epochs, seed=args.seed)
@@ -65,7 +65,7 @@ def run_experiment_command(args: argparse.Namespace) -> int:
 
 def _progress(event, stream) -> None:
     """One stderr line per run started and per run done."""
-    from .experiments import RunDone, RunStarted
+    from core.training.experiments import RunDone, RunStarted
     if isinstance(event, RunStarted):
         print(f"run {event.index}/{event.total}: {event.label} ...", file=stream, flush=True)
     elif isinstance(event, RunDone):
@@ -80,8 +80,8 @@ def _progress(event, stream) -> None:
 
 
 def _render(done, name: str, sweep, config, dataset: str, fmt: str) -> str:
-    from .export import render
-    from .experiments import rows_table
+    from core.common.tables import render
+    from core.training.experiments import rows_table
     if fmt == "json":
         return json.dumps({"model": name, "kind": sweep.kind, "values": list(sweep.values),
                            "status": done.status, "dataset": dataset,

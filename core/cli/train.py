@@ -45,9 +45,9 @@ def register(subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .data import load_mnist
-    from .models import resolve_model
-    from .training import (Failed, TrainConfig, TrainingError, as_trained_model, onnx_missing,
+    from core.training.data import load_mnist
+    from core.torchbridge.resolve import resolve_model
+    from core.training.trainer import (Failed, TrainConfig, TrainingError, as_trained_model, onnx_missing,
                            run_to_end, train)
     if args.onnx and onnx_missing():
         missing = onnx_missing()
@@ -100,7 +100,7 @@ def _is_tty(stream) -> bool:
 
 
 def _table(summary: dict, name: str, config) -> str:
-    from .export import Table, to_text
+    from core.common.tables import Table, to_text
     rows = [[e["epoch"], e["train_loss"], e["train_acc"], e["test_loss"], e["test_acc"],
              e["seconds"]] for e in summary["epochs"]]
     table = Table(["epoch", "train loss", "train acc", "test loss", "test acc", "seconds"],
@@ -132,7 +132,7 @@ class _ProgressBar:
         self.shown = False
 
     def update(self, event) -> None:
-        from .training import BatchEvent, EpochEvent, Started
+        from core.training.trainer import BatchEvent, EpochEvent, Started
         if isinstance(event, Started):
             self.epochs = event.epochs
             return

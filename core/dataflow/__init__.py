@@ -1,4 +1,7 @@
-"""Dataflow lab engine: buffer-level dataflow counts (ws/is/os/rs), traces, energy, and a SCALE-Sim-compatible systolic model.
+"""Dataflow lab engine: buffer-level dataflow counts (ws/is/os/rs), traces, energy, and a
+SCALE-Sim-compatible systolic model.
+
+Imports only core.common (numpy, no torch).
 
 Typical use::
 
@@ -18,7 +21,8 @@ from core.dataflow.analysis import (
     best_dataflow,
     rank_dataflows,
 )
-from core.dataflow.dataflows import COMMON_ASSUMPTIONS, DATAFLOW_NAMES, DATAFLOWS, assumptions, build_nest
+from core.dataflow.dataflows import (COMMON_ASSUMPTIONS, DATAFLOW_NAMES, DATAFLOWS, assumptions,
+                                     build_nest)
 from core.dataflow.energy import LEVEL_NAMES, LEVELS, EnergyBreakdown, EnergyCosts, energy_breakdown
 from core.dataflow.layer import OPERANDS, Buffers, ConvLayer, PEArray
 from core.dataflow.loopnest import Loop, LoopNest, NestLine

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.dataflow.dataflows import DATAFLOW_NAMES, DATAFLOWS, assumptions, build_nest, check_dataflow
+from core.dataflow.dataflows import (DATAFLOW_NAMES, DATAFLOWS, assumptions, build_nest,
+                                     check_dataflow)
 from core.dataflow.energy import EnergyBreakdown, EnergyCosts, energy_breakdown
 from core.dataflow.layer import OPERANDS, Buffers, ConvLayer, PEArray
 from core.dataflow.loopnest import LoopNest
 from core.dataflow.lru import lru_misses
 from core.dataflow.rowstationary import array_counts
-from core.errors import InputError
+from core.common.errors import InputError
 
 POLICIES = ("tile", "lru")
 

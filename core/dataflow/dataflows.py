@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.dataflow.layer import Buffers, ConvLayer, PEArray
 from core.dataflow.loopnest import DIM_NAMES, Loop, LoopNest, NestLine, OperandGeometry
-from core.errors import InputError
+from core.common.errors import InputError
 
 DATAFLOWS = ("ws", "is", "os", "rs")
 DATAFLOW_NAMES = {

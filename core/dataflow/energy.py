@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from core.errors import InputError
+from core.common.errors import InputError
 
 LEVELS = ("rf", "inter_pe", "buffer", "dram", "mac")
 LEVEL_NAMES = {

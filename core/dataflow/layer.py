@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.errors import InputError
+from core.common.errors import InputError
 
 OPERANDS = ("input", "weight", "output")
 

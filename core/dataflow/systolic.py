@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from core.dataflow.layer import ConvLayer, require_int
-from core.errors import InputError
+from core.common.errors import InputError
 
 SYSTOLIC_DATAFLOWS = ("os", "ws", "is")
 ROUNDINGS = ("ceil", "floor")

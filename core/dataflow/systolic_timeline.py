@@ -21,7 +21,7 @@ import numpy as np
 
 from core.dataflow.layer import ConvLayer
 from core.dataflow.systolic import SystolicLayer, simulate_systolic
-from core.errors import InputError
+from core.common.errors import InputError
 
 DEFAULT_MAX_CELLS = 2_000_000
 

@@ -21,7 +21,7 @@ from core.dataflow.dataflows import build_nest
 from core.dataflow.layer import OPERANDS, Buffers, ConvLayer, PEArray
 from core.dataflow.loopnest import LoopNest, OperandGeometry
 from core.dataflow.lru import LruCounter
-from core.errors import InputError
+from core.common.errors import InputError
 
 COLUMNS = ("step", "operand", "slot", "address", "kind", "count")
 OPERAND_CODE = {op: i for i, op in enumerate(OPERANDS)}

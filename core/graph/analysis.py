@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .catalog import layer_type
-from .errors import LayerParamError, MlsysError, NetworkError
-from .explain import ZERO, Expr, V, total
-from .layers.base import Backward, Ctx, GradCount, OpPart, numel
-from .network import Network
+from core.graph.catalog import layer_type
+from core.common.errors import LayerParamError, MlsysError, NetworkError
+from core.common.explain import ZERO, Expr, V, total
+from core.graph.layers.base import Backward, Ctx, GradCount, OpPart, numel
+from core.graph.network import Network
 
 PRECISION_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 INDEX_BYTES = 8  # token and label ids are int64 tensors
@@ -32,7 +32,7 @@ class AnalysisOptions:
     optimizer: str = "adam"
 
     def __post_init__(self):
-        from .errors import InputError
+        from core.common.errors import InputError
         if not isinstance(self.batch, int) or self.batch < 1:
             raise InputError(f"batch {self.batch!r} is not allowed: use a whole number ≥ 1")
         if self.precision not in PRECISION_BYTES:

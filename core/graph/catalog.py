@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .errors import NetworkError
-from .layers import conv, dense, elementwise, io_nodes, pool
-from .layers.base import LayerType
+from core.common.errors import NetworkError
+from core.graph.layers import conv, dense, elementwise, io_nodes, pool
+from core.graph.layers.base import LayerType
 
 CATEGORIES = ("Structure", "Convolution", "Pooling", "Linear", "Activation", "Normalization",
               "Attention", "Loss")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .analysis import Analysis, AnalysisOptions, analyze
-from .network import Network
+from core.graph.analysis import Analysis, AnalysisOptions, analyze
+from core.graph.network import Network
 
 CONVERTED_PARAMS = ("out_channels", "kernel", "stride", "padding", "dilation", "bias")
 

@@ -17,8 +17,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import DesignFileError, MlsysError
-from .network import Network
+from core.common.errors import DesignFileError, MlsysError
+from core.graph.network import Network
 
 FORMAT = "mlsys-studio-design"
 VERSION = 1

@@ -6,7 +6,7 @@ of their inputs (one barycentre sweep), which keeps chains straight and branches
 
 from __future__ import annotations
 
-from .network import Network
+from core.graph.network import Network
 
 X_GAP = 210.0
 Y_GAP = 96.0

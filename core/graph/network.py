@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .catalog import layer_type
-from .errors import LayerParamError, NetworkError
+from core.graph.catalog import layer_type
+from core.common.errors import LayerParamError, NetworkError
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 

@@ -1,12 +1,12 @@
-"""Preset designs shipped in resources/presets, loadable by name."""
+"""Preset designs shipped in core/resources/presets, loadable by name."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import io
-from .errors import InputError
-from .network import Network
+from core.graph import io
+from core.common.errors import InputError
+from core.graph.network import Network
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 PRESET_DIR = RESOURCES / "presets"

@@ -3,10 +3,10 @@ the JSON document of the command line (and of the GUI's exports)."""
 
 from __future__ import annotations
 
-from .analysis import Analysis, NodeResult, grad_total
-from .explain import V, shape_text
-from .export import Table
-from .layers.base import GradCount, OpPart
+from core.graph.analysis import Analysis, NodeResult, grad_total
+from core.common.explain import V, shape_text
+from core.common.tables import Table
+from core.graph.layers.base import GradCount, OpPart
 
 FORWARD_COLUMNS = ["layer", "type", "input", "output", "weight", "bias", "params", "MACs", "mul",
                    "add", "logic", "special", "weight bytes", "activation bytes"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from itertools import product
 
-from .errors import InputError
+from core.common.errors import InputError
 
 MAX_SOLUTIONS = 5000
 

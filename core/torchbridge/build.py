@@ -1,143 +1,21 @@
 """Network → ``torch.nn.Module``: one submodule per node, run in topological order.
 
-Only this module (and the layer types' ``build`` methods, which call into it) import
-torch, and only when a model is actually built.
+Imports torch; the engine imports this module only when a model is actually built. The
+modules the layer types build live in core.graph.layers.torch_modules.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .analysis import AnalysisOptions, analyze
-from .catalog import layer_type
-from .errors import LayerParamError
-from .layers.base import Ctx
-from .network import Network
-
-
-# ---------------------------------------------------------------------------------------
-# Modules for layer types torch has no single class for
-# ---------------------------------------------------------------------------------------
-class AddModule(nn.Module):
-    def forward(self, *xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = out + x
-        return out
-
-
-class ConcatModule(nn.Module):
-    def __init__(self, dim: int):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, *xs):
-        return torch.cat(xs, dim=self.dim)
-
-
-class TokenSelectModule(nn.Module):
-    def __init__(self, index: int):
-        super().__init__()
-        self.index = index
-
-    def forward(self, x):
-        return x[:, self.index]
-
-
-class PositionalEmbeddingModule(nn.Module):
-    """Adds learned or sinusoidal position vectors to a (batch, length, E) sequence."""
-
-    def __init__(self, max_positions: int, dim: int, kind: str):
-        super().__init__()
-        if kind == "learned":
-            self.weight = nn.Parameter(torch.randn(max_positions, dim) * 0.02)
-        else:
-            position = torch.arange(max_positions).unsqueeze(1)
-            freq = torch.exp(torch.arange(0, dim, 2) * (-math.log(10000.0) / dim))
-            table = torch.zeros(max_positions, dim)
-            table[:, 0::2] = torch.sin(position * freq)
-            table[:, 1::2] = torch.cos(position * freq)[:, : dim // 2]
-            self.register_buffer("table", table, persistent=False)
-
-    def forward(self, x):
-        table = self.weight if hasattr(self, "weight") else self.table
-        return x + table[: x.shape[1]]
-
-
-class MultiHeadAttentionModule(nn.Module):
-    """Attention written with explicit projections and matmuls, so that FlopCounterMode
-    sees the same products the ledger counts (parameters as nn.MultiheadAttention)."""
-
-    def __init__(self, dim: int, heads: int, bias: bool, causal: bool):
-        super().__init__()
-        self.heads, self.causal = heads, causal
-        self.q_proj = nn.Linear(dim, dim, bias)
-        self.k_proj = nn.Linear(dim, dim, bias)
-        self.v_proj = nn.Linear(dim, dim, bias)
-        self.out_proj = nn.Linear(dim, dim, bias)
-
-    def _split(self, x):
-        b, length, dim = x.shape
-        return x.view(b, length, self.heads, dim // self.heads).transpose(1, 2)
-
-    def forward(self, x, memory=None):
-        memory = x if memory is None else memory
-        q, k, v = self._split(self.q_proj(x)), self._split(self.k_proj(memory)), self._split(
-            self.v_proj(memory))
-        scores = torch.matmul(q, k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
-        if self.causal:
-            length, source = scores.shape[-2:]
-            mask = torch.ones(length, source, dtype=torch.bool, device=x.device).triu(1)
-            scores = scores.masked_fill(mask, float("-inf"))
-        context = torch.matmul(scores.softmax(dim=-1), v)
-        b, _, length, _ = context.shape
-        return self.out_proj(context.transpose(1, 2).reshape(b, length, -1))
-
-
-class TopLeftUnpool(nn.Module):
-    """Un-pooling without a paired pool: each value goes to its window's top-left."""
-
-    def __init__(self, kernel, stride, padding, out_size):
-        super().__init__()
-        self.kernel, self.stride, self.padding = kernel, stride, padding
-        self.out_size = tuple(out_size)
-
-    def forward(self, x):
-        b, c, h, w = x.shape
-        rows = torch.arange(h, device=x.device) * self.stride[0] - self.padding[0]
-        cols = torch.arange(w, device=x.device) * self.stride[1] - self.padding[1]
-        rows, cols = rows.clamp(min=0), cols.clamp(min=0)
-        index = (rows[:, None] * self.out_size[1] + cols[None, :]).expand(b, c, h, w)
-        return F.max_unpool2d(x, index.contiguous(), self.kernel, self.stride, self.padding,
-                              output_size=self.out_size)
-
-
-class PairedUnpool(nn.Module):
-    """MaxUnpool2d that receives its pool's indices as a second argument."""
-
-    def __init__(self, kernel, stride, padding, out_size):
-        super().__init__()
-        self.kernel, self.stride, self.padding = kernel, stride, padding
-        self.out_size = tuple(out_size)
-
-    def forward(self, x, indices):
-        return F.max_unpool2d(x, indices, self.kernel, self.stride, self.padding,
-                              output_size=self.out_size)
-
-
-class LossModule(nn.Module):
-    def __init__(self, kind: str, has_target: bool):
-        super().__init__()
-        self.kind, self.has_target = kind, has_target
-
-    def forward(self, prediction, target):
-        if self.kind == "mse":
-            return F.mse_loss(prediction, target)
-        return F.cross_entropy(prediction.reshape(-1, prediction.shape[-1]), target.reshape(-1))
+from core.common.errors import LayerParamError
+from core.graph.analysis import AnalysisOptions, analyze
+from core.graph.catalog import layer_type
+from core.graph.layers.base import Ctx
+from core.graph.layers.torch_modules import LossModule
+from core.graph.network import Network
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,10 +11,10 @@ import inspect
 import keyword
 import re
 
-from .analysis import analyze
-from .catalog import layer_type
-from .layers.base import Ctx
-from .network import Network
+from core.graph.analysis import analyze
+from core.graph.catalog import layer_type
+from core.graph.layers.base import Ctx
+from core.graph.network import Network
 
 RESERVED = {"self", "torch", "nn", "F", "math", "labels", "inputs", "OrderedDict"}
 HELPERS = {"MultiHeadAttention": "MultiHeadAttentionModule",
@@ -64,7 +64,7 @@ INLINE = {"Add", "Concat", "TokenSelect", "Input", "Loss"}
 def generate(network: Network) -> str:
     """Python source defining ``class <Name>(nn.Module)`` for a valid network."""
 
-    from . import build
+    from core.graph.layers import torch_modules
     analysis = analyze(network)
     bad = [r for r in analysis.nodes.values() if r.error is not None]
     if bad:
@@ -93,7 +93,7 @@ def generate(network: Network) -> str:
             continue
         args = [_var(i) for i in node.inputs]
         body.append(_statement(name, node, args, analysis[name].params, name in paired))
-    sources = [inspect.getsource(getattr(build, h)) for h in helpers]
+    sources = [inspect.getsource(getattr(torch_modules, h)) for h in helpers]
     signature = ", ".join(["self"] + [_var(i) for i in inputs] + (
         ["labels=None"] if needs_labels else []))
     returned = ", ".join(_var(o) for o in outputs)

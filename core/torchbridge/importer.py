@@ -33,11 +33,11 @@ import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from .analysis import analyze
-from .errors import MlsysError, ModelImportError
-from .explain import shape_text
-from .layers.base import numel
-from .network import Network
+from core.graph.analysis import analyze
+from core.common.errors import MlsysError, ModelImportError
+from core.common.explain import shape_text
+from core.graph.layers.base import numel
+from core.graph.network import Network
 
 DEFAULT_INPUT_SHAPE = (3, 224, 224)
 TRACE_BATCH = 2  # batch of the shape-recording run; 2 so the batch dim is never squeezed

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import io
-from .errors import InputError
-from .network import Network
-from .presets import load_preset, preset_names
+from core.graph import io
+from core.common.errors import InputError
+from core.graph.network import Network
+from core.graph.presets import load_preset, preset_names
 
 
 def resolve_model(spec: str, input_shape: tuple[int, ...] | None = None) -> Network:
     """The Network ``spec`` names, with its (first) input set to ``input_shape`` if given."""
     spec = spec.strip()
     if spec.startswith("torchvision:") or _is_factory(spec):
-        from .importer import import_model  # torch and torch.fx only when needed
+        from core.torchbridge.importer import import_model  # torch and torch.fx only when needed
         return import_model(spec, input_shape)
     if spec.endswith(".json") or Path(spec).is_file():
         network = io.load(spec)

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import MlsysError
+from core.common.errors import MlsysError
 
 ENV_VAR = "MLSYS_MNIST_DIR"
 MEAN, STD = 0.1307, 0.3081
@@ -259,7 +259,7 @@ def load_folder(directory: str | os.PathLike) -> MnistData:
 
 
 def load_sample() -> MnistData:
-    """The small real MNIST sample shipped in resources/mnist_sample."""
+    """The small real MNIST sample shipped in core/resources/mnist_sample."""
     return load_folder(SAMPLE_DIR)
 
 

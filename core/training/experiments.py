@@ -30,15 +30,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .analysis import Analysis, analyze
-from .catalog import layer_type
-from .errors import InputError, MlsysError
-from .explain import shape_text
-from .export import Table
-from .network import Network
+from core.graph.analysis import Analysis, analyze
+from core.graph.catalog import layer_type
+from core.common.errors import InputError, MlsysError
+from core.common.explain import shape_text
+from core.common.tables import Table
+from core.graph.network import Network
 
 if TYPE_CHECKING:  # the trainer module is only needed when runs train
-    from .training import TrainConfig
+    from core.training.trainer import TrainConfig
 
 SWEEP_KINDS = ("batch_size", "width", "depth", "kernel")
 MAX_VALUES = 12
@@ -331,7 +331,7 @@ def plan(network: Network, sweep: Sweep, config: TrainConfig) -> list[PlannedRun
 
 def _check_variant(network: Network, label: str, base_name: str) -> None:
     """Shapes resolve everywhere, and the network reads MNIST images and gives class scores."""
-    from .data import NUM_CLASSES, input_layout
+    from core.training.data import NUM_CLASSES, input_layout
     analysis = analyze(network)
     error = analysis.first_error()
     if error:
@@ -431,7 +431,7 @@ _TEXT_COLUMNS = {"kind", "label", "status", "input_shape", "output_shape"}
 
 
 def rows_table(rows, title: str = "") -> Table:
-    """The rows as a core.export Table (text, CSV, Markdown, LaTeX)."""
+    """The rows as a core.common.tables Table (text, CSV, Markdown, LaTeX)."""
     keys = [k for k, _ in ROW_COLUMNS]
     return Table([h for _, h in ROW_COLUMNS],
                  [[getattr(r, k) for k in keys] for r in rows], title,
@@ -479,7 +479,7 @@ def run_experiment(network: Network, data, sweep: Sweep, config: TrainConfig,
     """Train every variant of ``sweep`` from the same seed on ``data`` (None: load_mnist()).
     A failed run gives a "failed" row and the sweep goes on; a stop (checked before every
     batch) ends it with ExperimentDone(status="stopped") and the rows of the runs done."""
-    from .data import load_mnist
+    from core.training.data import load_mnist
     runs = plan(network, sweep, config)
     data = data if data is not None else load_mnist()
     yield ExperimentStarted(len(runs), sweep.kind, sweep.values)
@@ -507,8 +507,8 @@ def _warm_up(run: PlannedRun, data) -> None:
     """One untimed training step (and a short evaluation) of the first variant on a few
     images, so that the first run does not pay torch's one-time start-up costs (thread
     pool, allocator, kernel selection) in its times."""
-    from .data import MnistData
-    from .training import train
+    from core.training.data import MnistData
+    from core.training.trainer import train
     batch = max(1, min(run.config.batch_size, data.train_size))
     few = MnistData(data.train_images[:batch], data.train_labels[:batch],
                     data.test_images[:100], data.test_labels[:100], kind="custom")
@@ -522,7 +522,7 @@ def _warm_up(run: PlannedRun, data) -> None:
 
 def _train_run(run: PlannedRun, data, should_stop, should_pause):
     """Yields the trainer's events; returns (TrainResult or None, error message)."""
-    from .training import Failed, Finished, Stopped, train
+    from core.training.trainer import Failed, Finished, Stopped, train
     result = None
     try:
         for event in train(run.network, data, run.config, should_stop, should_pause):

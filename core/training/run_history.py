@@ -1,5 +1,5 @@
 """The runs a training session keeps: settings, per-epoch metrics, the per-batch loss curve
-and the summary numbers, as tables (CSV / Markdown / LaTeX through core.export) and JSON.
+and the summary numbers, as tables (CSV / Markdown / LaTeX through core.common.tables) and JSON.
 
 The Training workspace shows ``history_table`` and overlays the kept curves; the export
 actions write ``history_table``, ``epochs_table`` and ``histories_json``. No Qt, no torch.
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .export import Table
+from core.common.tables import Table
 
 JSON_FORMAT = "mlsys-studio-training-history"
 

@@ -23,8 +23,9 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .data import IMAGE_SIZE, MEAN, NUM_CLASSES, STD, MnistData, input_layout, load_mnist
-from .errors import InputError, MlsysError
+from core.training.data import (IMAGE_SIZE, MEAN, NUM_CLASSES, STD, MnistData, input_layout,
+                                load_mnist)
+from core.common.errors import InputError, MlsysError
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
@@ -303,14 +304,14 @@ class TrainedModel:
         """Check that the network can learn MNIST and build it (weights seeded by ``seed``)."""
         import torch
 
-        from .build import build_model
+        from core.torchbridge.build import build_model
         name = network.name
         inputs = network.input_names()
         if len(inputs) != 1:
             raise TrainingError(f"{name} has {len(inputs)} Input nodes "
                                 f"({', '.join(inputs) or 'none'}); training on MNIST needs "
                                 f"exactly one image input")
-        from .analysis import analyze
+        from core.graph.analysis import analyze
         entry = analyze(network)[inputs[0]]  # check the input before building anything big
         if entry.kind != "float":
             raise TrainingError(f"{name}'s input {inputs[0]} takes ids; MNIST training needs "
@@ -342,7 +343,7 @@ class TrainedModel:
                     input_shape=(1, IMAGE_SIZE, IMAGE_SIZE)) -> "TrainedModel":
         """Any torch module mapping a batch of ``input_shape`` images to 10 class scores
         (a GraphModule keeps its Loss nodes)."""
-        from .build import GraphModule
+        from core.torchbridge.build import GraphModule
         if isinstance(module, GraphModule):
             net_name = name or "model"
             if len(module.input_names) != 1:
@@ -470,9 +471,9 @@ class TrainedModel:
                                self.device)
 
     def counts(self) -> dict:
-        """Parameters and MACs per image, from core.analysis when the network is known."""
+        """Parameters and MACs per image, from core.graph.analysis when the network is known."""
         if self.network is not None:
-            from .analysis import analyze
+            from core.graph.analysis import analyze
             totals = analyze(self.network).totals
             return {"params": int(totals.params), "macs": int(totals.macs)}
         return {"params": int(sum(p.numel() for p in self.module.parameters())), "macs": None}
@@ -488,7 +489,7 @@ class TrainedModel:
         """A .pt with the weights and, when known, the design (so it can be rebuilt)."""
         import torch
 
-        from .io import network_to_dict
+        from core.graph.io import network_to_dict
         path = Path(path)
         payload = {"format": CHECKPOINT_FORMAT, "version": 1, "name": self.name,
                    "input_size": self.input_size, "flatten": self.flatten,
@@ -554,7 +555,7 @@ def load_checkpoint(path: str | Path, module=None) -> TrainedModel:
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"{path}: not an MLSys Studio checkpoint")
     if payload.get("design"):
-        from .io import network_from_dict
+        from core.graph.io import network_from_dict
         model = TrainedModel.from_network(network_from_dict(payload["design"], str(path)))
     elif module is not None:
         model = TrainedModel.from_module(module, payload.get("name"))
@@ -609,7 +610,7 @@ def _shape_text(shape) -> str:
 
 
 def _supported() -> str:
-    from .data import SUPPORTED_INPUTS
+    from core.training.data import SUPPORTED_INPUTS
     return SUPPORTED_INPUTS
 
 
@@ -684,7 +685,7 @@ def mnist_style(image) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 def as_trained_model(model, seed: int = 0) -> TrainedModel:
     """A TrainedModel from a Network, a TrainedModel or a torch module."""
-    from .network import Network
+    from core.graph.network import Network
     if isinstance(model, TrainedModel):
         return model
     if isinstance(model, Network):

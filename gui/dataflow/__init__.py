@@ -1,5 +1,6 @@
-"""The Dataflow workspace (buffer-level dataflow animation, comparison, systolic mode)."""
+"""The Dataflow workspace (buffer-level dataflow animation, comparison, systolic mode).
+Imports core and gui.widgets, never another workspace."""
 
-from .panel import DataflowPanel
+from gui.dataflow.panel import DataflowPanel
 
 __all__ = ["DataflowPanel"]

@@ -11,10 +11,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
                                QSplitter, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
                                QWidget)
 
-from core.dataflow import DATAFLOW_NAMES, DATAFLOWS, LEVEL_NAMES, LEVELS, EnergyCosts, energy_breakdown
-from core.export import Table, render
+from core.dataflow import (DATAFLOW_NAMES, DATAFLOWS, LEVEL_NAMES, LEVELS, EnergyCosts,
+                           energy_breakdown)
+from core.common.tables import Table, render
 
-from ..widgets.table_files import TABLE_FILTER, table_path_and_format
+from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 
 OPERAND_SERIES = (("input reads", "#1c7ed6"), ("weight reads", "#2f9e44"),
                   ("psum reads", "#ae3ec9"), ("output writes", "#e8590c"))

@@ -25,14 +25,14 @@ from core.dataflow import (COMMON_ASSUMPTIONS, DATAFLOW_NAMES, DATAFLOWS, LEVEL_
                            Buffers, ConvLayer, EnergyCosts, PEArray, analyse, build_nest,
                            build_trace, rank_dataflows)
 from core.dataflow.layer import require_int
-from core.errors import InputError
+from core.common.errors import InputError
 
-from ..widgets.field import ERROR_STYLE, add_field_row
-from ..widgets.player import PlayerWidget
-from .comparison import ComparisonWidget
-from .frames import STATIONARY, TraceFrames
-from .systolic import SystolicPanel
-from .views import (ALLOC_COLOR, READ_COLOR, WRITE_COLOR, BufferWidget, CountersWidget, LoopNestView,
+from gui.widgets.field import ERROR_STYLE, add_field_row
+from gui.widgets.player import PlayerWidget
+from gui.dataflow.comparison import ComparisonWidget
+from gui.dataflow.frames import STATIONARY, TraceFrames
+from gui.dataflow.systolic import SystolicPanel
+from gui.dataflow.views import (ALLOC_COLOR, READ_COLOR, WRITE_COLOR, BufferWidget, CountersWidget, LoopNestView,
                     OperandGridWidget)
 
 DEBOUNCE_MS = 150

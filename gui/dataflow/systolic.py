@@ -11,14 +11,15 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPalette
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QLabel, QSizePolicy, QSpinBox, QSplitter,
                                QTextBrowser, QVBoxLayout, QWidget)
 
-from core.dataflow import SCALESIM_CONVENTIONS, SYSTOLIC_DATAFLOWS, simulate_systolic, systolic_timeline
+from core.dataflow import (SCALESIM_CONVENTIONS, SYSTOLIC_DATAFLOWS, simulate_systolic,
+                           systolic_timeline)
 from core.dataflow.layer import require_int
-from core.errors import InputError
+from core.common.errors import InputError
 
-from ..widgets.field import ERROR_STYLE, add_field_row
-from ..widgets.player import PlayerWidget
-from .frames import SystolicFrames
-from .views import numpy_to_qimage
+from gui.widgets.field import ERROR_STYLE, add_field_row
+from gui.widgets.player import PlayerWidget
+from gui.dataflow.frames import SystolicFrames
+from gui.dataflow.views import numpy_to_qimage
 
 IDLE = (226, 230, 236)
 STREAMS = {  # (enters from the left, enters from the top, stays in the PE)

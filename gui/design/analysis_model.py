@@ -9,8 +9,8 @@ from typing import Callable
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from core.analysis import Analysis
-from core.explain import V, Expr, shape_text
+from core.graph.analysis import Analysis
+from core.common.explain import V, Expr, shape_text
 
 SORT_ROLE = Qt.UserRole + 10
 

@@ -9,10 +9,10 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem,
                                QTabWidget, QTextBrowser, QToolButton, QVBoxLayout, QWidget)
 
-from core.dsconv import compare_depthwise_separable
-from core.report import human_bytes
+from core.graph.dsconv import compare_depthwise_separable
+from core.graph.report import human_bytes
 
-from .tables.analysis_model import SORT_ROLE, AnalysisTableModel
+from gui.design.analysis_model import SORT_ROLE, AnalysisTableModel
 
 
 class LayerTableWidget(QWidget):

@@ -13,10 +13,10 @@ from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetrics, QPainter, QPaint
 from PySide6.QtWidgets import (QGraphicsItem, QGraphicsObject, QGraphicsPathItem,
                                QGraphicsScene, QGraphicsView)
 
-from core.explain import shape_text
-from core.layout import layered_positions
+from core.common.explain import shape_text
+from core.graph.layout import layered_positions
 
-from .mime import decode_layer_type
+from gui.design.mime import decode_layer_type
 
 NODE_W, NODE_H = 184.0, 62.0
 PORT_R = 5.0
@@ -62,7 +62,7 @@ class NodeItem(QGraphicsObject):
         return abs(p.x()) <= PORT_R * 2.2 and abs(p.y() - NODE_H) <= PORT_R * 2.2
 
     def update_from(self, result, network_node) -> None:
-        from core.catalog import layer_type
+        from core.graph.catalog import layer_type
         kind = layer_type(network_node.type)
         self.type_name = network_node.type
         self.category = kind.category

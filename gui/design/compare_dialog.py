@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QDialogButtonBox, QLabel,
                                QTableWidget, QTableWidgetItem, QVBoxLayout)
 
-from core.analysis import Analysis
-from core.dsconv import compare_designs
+from core.graph.analysis import Analysis
+from core.graph.dsconv import compare_designs
 
 METRICS = ("params", "macs", "mul", "add")
 

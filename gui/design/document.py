@@ -12,12 +12,12 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from core import io
-from core.analysis import Analysis, AnalysisOptions, analyze
-from core.catalog import layer_type
-from core.dsconv import CONVERTED_PARAMS, convertible
-from core.errors import MlsysError
-from core.network import Network, RemovedNode
+from core.graph import io
+from core.graph.analysis import Analysis, AnalysisOptions, analyze
+from core.graph.catalog import layer_type
+from core.graph.dsconv import CONVERTED_PARAMS, convertible
+from core.common.errors import MlsysError
+from core.graph.network import Network, RemovedNode
 
 MERGE_PARAM = 1001
 MERGE_MOVE = 1002
@@ -276,7 +276,7 @@ class Document(QObject):
         error = self.validate_param(name, key, value)
         if error:
             return error
-        from core.network import plain
+        from core.graph.network import plain
         spec = layer_type(self.network.node(name).type).spec(key)
         new = plain(spec.normalize(name, value))
         old = self.network.node(name).params.get(key)
@@ -368,5 +368,5 @@ class Document(QObject):
 
 
 def _stem(type_name: str) -> str:
-    from core.network import _default_stem
+    from core.graph.network import _default_stem
     return _default_stem(type_name)

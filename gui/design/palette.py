@@ -6,16 +6,16 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QIcon, QPixmap
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from core.catalog import by_category
+from core.graph.catalog import by_category
 
-from .mime import layer_type_mime
+from gui.design.mime import layer_type_mime
 
 TYPE_ROLE = Qt.UserRole + 1
 
 
 def category_icon(category: str) -> QIcon:
     """A small swatch in the category's canvas colour."""
-    from .canvas import CATEGORY_COLORS
+    from gui.design.canvas import CATEGORY_COLORS
     pixmap = QPixmap(12, 12)
     pixmap.fill(QColor(CATEGORY_COLORS.get(category, "#7f8c8d")))
     return QIcon(pixmap)

@@ -7,10 +7,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel,
                                QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
-from core.catalog import layer_type
-from core.explain import shape_text
+from core.graph.catalog import layer_type
+from core.common.explain import shape_text
 
-from ..widgets.field import ERROR_STYLE, add_field_row
+from gui.widgets.field import ERROR_STYLE, add_field_row
 
 
 

@@ -8,8 +8,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QDialogBut
                                QFormLayout, QLabel, QLineEdit, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
 
-from core.errors import MlsysError
-from core.solver import parse_size, solve
+from core.common.errors import MlsysError
+from core.graph.solver import parse_size, solve
 
 
 class ConvSolverDialog(QDialog):

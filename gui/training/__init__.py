@@ -1,6 +1,7 @@
-"""The Training workspace: a QThread worker over core.training, live plots, the panel."""
+"""The Training workspace: a QThread worker over core.training.trainer, live plots, the
+panel. Imports core and gui.widgets, never another workspace."""
 
-from .panel import TrainingPanel
-from .worker import TrainingController, TrainingWorker
+from gui.training.panel import TrainingPanel
+from gui.training.worker import TrainingController, TrainingWorker
 
 __all__ = ["TrainingController", "TrainingPanel", "TrainingWorker"]

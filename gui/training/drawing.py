@@ -5,7 +5,7 @@ wide, relative to the canvas, as MNIST pen strokes; ``image()`` gives it as floa
 ink). ``DigitClassifier`` shows the pad, what the model sees (core.training.mnist_style:
 cropped, scaled to 20×20, centred by mass on 28×28), the ten class probabilities and the
 prediction, updated on every stroke release. Prediction of one image is quick, so it runs
-in the GUI thread; core.training (and with it torch) is imported only when a model is set
+in the GUI thread; core.training.trainer (and with it torch) is imported only when a model is set
 and something is drawn, never at import time.
 """
 
@@ -18,7 +18,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QKeySequence, QPainter, QPen, Q
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QVBoxLayout, QWidget)
 
-from .plots import styled_plot
+from gui.training.plots import styled_plot
 
 CANVAS = 280
 PEN_WIDTH = 20
@@ -331,7 +331,7 @@ class DigitClassifier(QWidget):
 
     def _predict(self) -> None:
         try:
-            from core.training import mnist_style
+            from core.training.trainer import mnist_style
             self.model_input = mnist_style(self.pad.image())
             prediction = self._model.predict(self.model_input)
             digit = int(prediction.label)

@@ -1,5 +1,5 @@
 """The Experiments tab: run the chosen model at several batch sizes, widths, depths or
-kernel sizes (core.experiments) and tabulate and plot the effect on training time,
+kernel sizes (core.training.experiments) and tabulate and plot the effect on training time,
 inference time, accuracy, parameters and MACs.
 
 The view only collects the sweep and shows rows; the Training panel runs the sweep in its
@@ -15,12 +15,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormL
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QSplitter, QTableWidget, QTableWidgetItem, QWidget)
 
-from core.errors import InputError
-from core.experiments import EXAMPLES, SWEEP_KINDS, Sweep, parse_values, rows_table
+from core.common.errors import InputError
+from core.training.experiments import EXAMPLES, SWEEP_KINDS, Sweep, parse_values, rows_table
 
-from ..widgets.field import add_field_row
-from ..widgets.table_files import TABLE_FILTER, table_path_and_format
-from .plots import styled_plot
+from gui.widgets.field import add_field_row
+from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
+from gui.training.plots import styled_plot
 
 KIND_TEXT = {"batch_size": "batch size", "width": "width (channel multiplier)",
              "depth": "depth (extra hidden layers)", "kernel": "kernel size"}
@@ -196,7 +196,7 @@ class ExperimentsView(QWidget):
 
     @Slot()
     def export_table(self, path: str | None = None) -> str | None:
-        from core.export import render
+        from core.common.tables import render
         if not self.rows:
             self.set_status("Nothing to export yet: run a sweep first.", error=True)
             return None

@@ -18,9 +18,9 @@ from typing import Callable
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from core.errors import MlsysError
+from core.common.errors import MlsysError
 
-from ..widgets.table_files import TABLE_FILTER, table_path_and_format
+from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 
 
 def netron_available() -> bool:
@@ -110,8 +110,8 @@ class TrainingExports(QObject):
     # -- tables ------------------------------------------------------------------------
     @Slot()
     def export_run_table(self, path: str | None = None) -> str | None:
-        from core.export import render
-        from core.run_history import history_table
+        from core.common.tables import render
+        from core.training.run_history import history_table
         if not self._need_runs():
             return None
         chosen = ""
@@ -125,8 +125,8 @@ class TrainingExports(QObject):
 
     @Slot()
     def export_epochs_csv(self, path: str | None = None) -> str | None:
-        from core.export import to_csv
-        from core.run_history import epochs_table
+        from core.common.tables import to_csv
+        from core.training.run_history import epochs_table
         if not self._need_runs():
             return None
         path = path or self._ask("Export per-epoch histories", "training_epochs.csv",
@@ -138,7 +138,7 @@ class TrainingExports(QObject):
 
     @Slot()
     def export_json(self, path: str | None = None) -> str | None:
-        from core.run_history import histories_json
+        from core.training.run_history import histories_json
         if not self._need_runs():
             return None
         path = path or self._ask("Export histories", "training_history.json",

@@ -1,4 +1,4 @@
-"""The run-history table: one row per run (core.run_history.history_table), a check box in
+"""The run-history table: one row per run (core.training.run_history.history_table), a check box in
 the first column to overlay that run on the plots, and row selection to choose which run
 the results tabs and the checkpoint / ONNX exports use."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-from core.run_history import HISTORY_HEADERS, RunRecord, history_table
+from core.training.run_history import HISTORY_HEADERS, RunRecord, history_table
 
 TEXT_COLUMNS = {"model", "optimizer", "device", "status", "input", "output", "dataset"}
 

@@ -23,17 +23,17 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QTableWidget, QTableWidgetItem, QTabWidget, QToolButton,
                                QVBoxLayout, QWidget)
 
-from core.errors import InputError, MlsysError
-from core.run_history import RunRecord
+from core.common.errors import InputError, MlsysError
+from core.training.run_history import RunRecord
 
-from ..widgets.field import add_field_row
-from .drawing import DigitClassifier
-from .experiments import ExperimentsView
-from .exports import TrainingExports
-from .gallery import MisclassifiedGallery
-from .history import HistoryTable
-from .plots import TrainingPlotsWidget
-from .worker import JOIN_TIMEOUT_MS, TrainingController
+from gui.widgets.field import add_field_row
+from gui.training.drawing import DigitClassifier
+from gui.training.experiments import ExperimentsView
+from gui.training.exports import TrainingExports
+from gui.training.gallery import MisclassifiedGallery
+from gui.training.history import HistoryTable
+from gui.training.plots import TrainingPlotsWidget
+from gui.training.worker import JOIN_TIMEOUT_MS, TrainingController
 
 PRESETS = ("lenet5", "lenet5-ds", "lenet5-classic", "mlp", "cnn")
 CURRENT_DESIGN = "current design"
@@ -60,8 +60,8 @@ class RunReport:
 
 def run_events(network, folder: str, config, should_stop, should_pause):
     """The generator the worker runs (worker thread): load data, train, then report."""
-    from core.data import load_mnist
-    from core.training import Failed, Finished, Stopped, train
+    from core.training.data import load_mnist
+    from core.training.trainer import Failed, Finished, Stopped, train
     data = load_mnist(folder or None)
     for event in train(network, data, config, should_stop, should_pause):
         yield event
@@ -77,7 +77,7 @@ def run_events(network, folder: str, config, should_stop, should_pause):
 
 def training_subset(data, images: int | None):
     """``data`` with only its first ``images`` training images (all when None)."""
-    from core.data import MnistData
+    from core.training.data import MnistData
     if images is None or images >= data.train_size:
         return data
     return MnistData(data.train_images[:images], data.train_labels[:images],
@@ -86,16 +86,16 @@ def training_subset(data, images: int | None):
 
 def experiment_events(network, folder: str, sweep, config, images, should_stop,
                       should_pause):
-    """The worker's generator for a sweep (core.experiments.run_experiment)."""
-    from core.data import load_mnist
-    from core.experiments import run_experiment
+    """The worker's generator for a sweep (core.training.experiments.run_experiment)."""
+    from core.training.data import load_mnist
+    from core.training.experiments import run_experiment
     data = training_subset(load_mnist(folder or None), images)
     yield from run_experiment(network, data, sweep, config, should_stop, should_pause)
 
 
 def download_events(root: str, should_stop, should_pause):
-    """The downloader's generator (worker thread): core.data.download_steps."""
-    from core.data import download_steps
+    """The downloader's generator (worker thread): core.training.data.download_steps."""
+    from core.training.data import download_steps
     yield from download_steps(root, should_stop)
 
 
@@ -386,7 +386,7 @@ class TrainingPanel(QWidget):
 
     def read_config(self):
         """A TrainConfig from the fields, or None with each problem shown beside its field."""
-        from core.training import TrainConfig  # numpy only at import; torch stays lazy
+        from core.training.trainer import TrainConfig  # numpy only at import; torch stays lazy
         self._clear_errors()
         values = self._read_numbers()
         if values is None:
@@ -405,7 +405,7 @@ class TrainingPanel(QWidget):
             return None
 
     def _network(self):
-        from core.presets import load_preset
+        from core.graph.presets import load_preset
         name = self.model_combo.currentText()
         if name != CURRENT_DESIGN:
             return load_preset(name)
@@ -452,9 +452,9 @@ class TrainingPanel(QWidget):
 
     @Slot(object, object)
     def start_experiment(self, sweep, images) -> bool:
-        """Run ``sweep`` (core.experiments.Sweep) on the chosen model with the settings on
+        """Run ``sweep`` (core.training.experiments.Sweep) on the chosen model with the settings on
         the left, ``images`` training images per run (None: all)."""
-        from core.experiments import plan
+        from core.training.experiments import plan
         if self.controller.is_running():
             self.experiments.set_status("Something is training: stop it first.", error=True)
             return False

@@ -269,7 +269,7 @@ class TrainingPlotsWidget(QWidget):
 
     # -- overlays ----------------------------------------------------------------------
     def set_overlays(self, records: list) -> None:
-        """Draw these earlier runs (core.run_history.RunRecord) beside the live one."""
+        """Draw these earlier runs (core.training.run_history.RunRecord) beside the live one."""
         self.overlays = list(records)
         self._draw_overlays()
 

@@ -11,7 +11,7 @@ FORMAT_SUFFIX = {"csv": ".csv", "md": ".md", "latex": ".tex"}
 
 
 def table_path_and_format(path: str | Path, chosen_filter: str = "") -> tuple[Path, str]:
-    """(path with a table suffix, core.export format name) for a save dialog's answer."""
+    """(path with a table suffix, core.common.tables format name) for a save dialog's answer."""
     path = Path(path)
     fmt = SUFFIX_FORMAT.get(path.suffix.lower())
     if fmt is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from core.data import FILES, encode_idx
+from core.training.data import FILES, encode_idx
 
 
 def write_set(folder: Path, sample, gz: bool = True, spelling=lambda stem: stem,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from core.cli import main
+from core.cli.parser import main
 
 
 def run(capsys, *argv):
@@ -64,8 +64,8 @@ def test_report_input_override_and_formats(capsys):
 
 
 def test_report_design_file(capsys, tmp_path):
-    from core import io
-    from core.presets import load_preset
+    from core.graph import io
+    from core.graph.presets import load_preset
     path = tmp_path / "mine.json"
     io.save(load_preset("mlp"), path)
     code, out, _ = run(capsys, "report", str(path), "--format", "json")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.build import build_model
-from core.codegen import class_name, generate
-from core.network import Network
-from core.presets import load_preset, preset_names
+from core.torchbridge.build import build_model
+from core.torchbridge.codegen import class_name, generate
+from core.graph.network import Network
+from core.graph.presets import load_preset, preset_names
 
 
 def outputs(x):

@@ -16,8 +16,8 @@ from urllib.error import URLError
 import numpy as np
 import pytest
 
-from core import data as mnist
-from core.data import FILES, DatasetError, encode_idx, load_folder, load_mnist, load_sample
+from core.training import data as mnist
+from core.training.data import FILES, DatasetError, encode_idx, load_folder, load_mnist, load_sample
 from mnist_files import write_set
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,15 +65,15 @@ def test_environment_variable_chooses_the_folder(monkeypatch, tmp_path):
 
 
 def test_product_code_does_not_name_the_shared_folder():
-    for path in (ROOT / "core" / "data.py", ROOT / "core" / "training.py",
-                 ROOT / "core" / "train_cli.py"):
+    training = ROOT / "core" / "training"
+    for path in (training / "data.py", training / "trainer.py", ROOT / "core" / "cli" / "train.py"):
         text = path.read_text(encoding="utf-8")
         assert "../shared" not in text and "/work/shared" not in text \
             and "shared/data" not in text, path
 
 
 def test_decoding_needs_no_torch():
-    code = ("import sys; from core.data import load_sample; d = load_sample(); "
+    code = ("import sys; from core.training.data import load_sample; d = load_sample(); "
             "print('torch' in sys.modules, d.train_size)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=60)

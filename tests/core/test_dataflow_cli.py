@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from core.dataflow.cli import register
-from core.errors import InputError, MlsysError
+from core.cli.dataflow import register
+from core.common.errors import InputError, MlsysError
 
 REF = ["--height", "6", "--width", "7", "--channels", "9", "--kernel", "3", "--filters", "1"]
 
@@ -103,8 +103,8 @@ def test_dataflow_costs_option(capsys):
     import argparse
     import json
 
-    from core.dataflow.cli import register
-    from core.errors import InputError
+    from core.cli.dataflow import register
+    from core.common.errors import InputError
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
     base = ["dataflow", "--height", "6", "--width", "7", "--channels", "9", "--kernel", "3",

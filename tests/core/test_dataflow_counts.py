@@ -25,7 +25,7 @@ from core.dataflow import (
     rank_dataflows,
 )
 from core.dataflow.rowstationary import array_counts, simulate_array
-from core.errors import InputError, MlsysError
+from core.common.errors import InputError, MlsysError
 
 REF_LAYER = ConvLayer(height=6, width=7, channels=9, kernel=3, filters=1)
 REF_BUFFERS = Buffers(input=9, weight=9, output=1)

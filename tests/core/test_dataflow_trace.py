@@ -23,7 +23,7 @@ from core.dataflow import (
     simulate_elements,
 )
 from core.dataflow.trace import coarse_trace
-from core.errors import InputError
+from core.common.errors import InputError
 
 REF_LAYER = ConvLayer(height=6, width=7, channels=9, kernel=3, filters=1)
 REF_BUFFERS = Buffers(input=9, weight=9, output=1)

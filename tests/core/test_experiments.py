@@ -9,18 +9,18 @@ import json
 
 import pytest
 
-from core import data as mnist
-from core.analysis import analyze
-from core.cli import main
-from core.data import MnistData, load_sample
-from core.errors import InputError
-from core.experiments import (SWEEP_KINDS, ExperimentDone, ExperimentRow, ExperimentStarted,
+from core.training import data as mnist
+from core.graph.analysis import analyze
+from core.cli.parser import main
+from core.training.data import MnistData, load_sample
+from core.common.errors import InputError
+from core.training.experiments import (SWEEP_KINDS, ExperimentDone, ExperimentRow, ExperimentStarted,
                               PlannedRun, RunDone, RunStarted, Sweep, parse_sweep,
                               parse_values, plan, rows_table, run_experiment, variant)
-from core.export import to_csv
-from core.network import Network
-from core.presets import load_preset
-from core.training import (BatchEvent, Finished, Started, Stopped, TrainConfig, TrainedModel,
+from core.common.tables import to_csv
+from core.graph.network import Network
+from core.graph.presets import load_preset
+from core.training.trainer import (BatchEvent, Finished, Started, Stopped, TrainConfig, TrainedModel,
                            train)
 from mnist_files import write_set
 
@@ -224,7 +224,7 @@ def test_plan_makes_one_run_per_value():
 
 
 def test_plan_rejects_a_kernel_that_breaks_shapes_before_training(monkeypatch):
-    from core import training
+    from core.training import trainer as training
 
     def no_training(*args, **kwargs):
         raise AssertionError("plan must not train")

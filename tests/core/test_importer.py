@@ -1,4 +1,4 @@
-"""core.importer against PyTorch itself.
+"""core.torchbridge.importer against PyTorch itself.
 
 The oracles never go through the importer: parameter counts come from the original
 module, FlopCounterMode totals (forward, and forward + backward of ``out.sum()`` at
@@ -18,10 +18,10 @@ import torchvision
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from core.analysis import AnalysisOptions, analyze
-from core.build import build_model
-from core.errors import ModelImportError
-from core.importer import import_model, network_from_module
+from core.graph.analysis import AnalysisOptions, analyze
+from core.torchbridge.build import build_model
+from core.common.errors import ModelImportError
+from core.torchbridge.importer import import_model, network_from_module
 from torch_oracle import torch_figures
 
 BATCH = 2

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from core import io
-from core.analysis import analyze
-from core.errors import DesignFileError, LayerParamError, NetworkError
-from core.network import Network
-from core.presets import load_preset
+from core.graph import io
+from core.graph.analysis import analyze
+from core.common.errors import DesignFileError, LayerParamError, NetworkError
+from core.graph.network import Network
+from core.graph.presets import load_preset
 
 
 def small():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.analysis import AnalysisOptions, analyze
-from core.presets import load_preset, preset_names
+from core.graph.analysis import AnalysisOptions, analyze
+from core.graph.presets import load_preset, preset_names
 from torch_oracle import torch_figures
 
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from core.analysis import AnalysisOptions, analyze
-from core.build import build_model
-from core.errors import LayerParamError
-from core.network import Network
+from core.graph.analysis import AnalysisOptions, analyze
+from core.torchbridge.build import build_model
+from core.common.errors import LayerParamError
+from core.graph.network import Network
 from torch_oracle import torch_figures
 
 EXAMPLES = 300  # per family: two families make 600 cases per run

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.analysis import AnalysisOptions, analyze
-from core.dsconv import compare_depthwise_separable
-from core.presets import load_preset, preset_names
+from core.graph.analysis import AnalysisOptions, analyze
+from core.graph.dsconv import compare_depthwise_separable
+from core.graph.presets import load_preset, preset_names
 
 
 def lenet(bias_adds=True, batch=1):
@@ -114,7 +114,7 @@ def test_every_preset_analyses_without_errors():
 
 
 def test_bert_sequence_length_is_the_input_shape():
-    from core.models import set_input_shape
+    from core.torchbridge.resolve import set_input_shape
     net = load_preset("bert-base")
     set_input_shape(net, (256,))
     a = analyze(net)

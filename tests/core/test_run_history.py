@@ -1,4 +1,4 @@
-"""core.run_history: the run table, the per-epoch table and the JSON of kept runs, from a
+"""core.training.run_history: the run table, the per-epoch table and the JSON of kept runs, from a
 real (short) training run on the bundled sample."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import json
 import numpy as np
 import pytest
 
-from core.data import load_sample
-from core.export import to_csv, to_markdown
-from core.presets import load_preset
-from core.run_history import (HISTORY_HEADERS, RunRecord, epochs_table, histories_json,
+from core.training.data import load_sample
+from core.common.tables import to_csv, to_markdown
+from core.graph.presets import load_preset
+from core.training.run_history import (HISTORY_HEADERS, RunRecord, epochs_table, histories_json,
                               history_table)
-from core.training import TrainConfig, run_to_end, train
+from core.training.trainer import TrainConfig, run_to_end, train
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def record():
 
 
 def load_preset_module(name):
-    from core.build import build_model
+    from core.torchbridge.build import build_model
     return build_model(load_preset(name))
 
 

@@ -10,13 +10,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.analysis import analyze
-from core.errors import InputError
-from core.explain import C, V
-from core.export import Table, to_csv, to_latex, to_markdown, to_text
-from core.presets import load_preset
-from core.report import layer_table
-from core.solver import parse_size, solve, solve_1d
+from core.graph.analysis import analyze
+from core.common.errors import InputError
+from core.common.explain import C, V
+from core.common.tables import Table, to_csv, to_latex, to_markdown, to_text
+from core.graph.presets import load_preset
+from core.graph.report import layer_table
+from core.graph.solver import parse_size, solve, solve_1d
 
 
 def test_solver_issue_example_8_to_5():

@@ -16,7 +16,7 @@ from core.dataflow import (
     systolic_timeline,
 )
 from core.dataflow.systolic_timeline import ifmap_addresses
-from core.errors import InputError
+from core.common.errors import InputError
 
 REFERENCE_CSV = Path(__file__).resolve().parents[1] / "data" / "scalesim_small_layers.csv"
 

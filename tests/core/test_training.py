@@ -13,14 +13,14 @@ import time
 import numpy as np
 import pytest
 
-from core import data as mnist
-from core import training
-from core.data import MnistData, load_folder, load_sample
-from core.errors import InputError, MlsysError
-from core.network import Network
-from core.presets import load_preset
-from core.train_cli import register
-from core.training import (BatchEvent, EpochEvent, Failed, Finished, Paused, Resumed, Started,
+from core.training import data as mnist
+from core.training import trainer as training
+from core.training.data import MnistData, load_folder, load_sample
+from core.common.errors import InputError, MlsysError
+from core.graph.network import Network
+from core.graph.presets import load_preset
+from core.cli.train import register
+from core.training.trainer import (BatchEvent, EpochEvent, Failed, Finished, Paused, Resumed, Started,
                            Stopped, TrainConfig, TrainedModel, TrainingError, run_to_end, train)
 
 FULL_DIR = os.environ.get(mnist.ENV_VAR)
@@ -431,12 +431,12 @@ def test_cli_errors(monkeypatch, tmp_path):
 
 
 def test_main_cli_has_train():
-    from core.cli import main
+    from core.cli.parser import main
     assert main(["train", "nosuchmodel"]) == 2
 
 
 def test_cli_progress_bar_on_a_terminal(capsys, monkeypatch):
-    import core.train_cli as train_cli
+    import core.cli.train as train_cli
     monkeypatch.delenv(mnist.ENV_VAR, raising=False)
     monkeypatch.setattr(train_cli, "_is_tty", lambda stream: True)
     args = parse(["train", "mlp", "--epochs", "1", "--format", "json"])
@@ -448,9 +448,9 @@ def test_cli_progress_bar_on_a_terminal(capsys, monkeypatch):
 
 
 def test_result_keeps_the_last_evaluation_of_the_final_weights():
-    from core.data import load_sample
-    from core.presets import load_preset
-    from core.training import TrainConfig, run_to_end, train
+    from core.training.data import load_sample
+    from core.graph.presets import load_preset
+    from core.training.trainer import TrainConfig, run_to_end, train
     data = load_sample()
     result = run_to_end(train(load_preset("mlp"), data, TrainConfig(batch_size=500,
                                                                     epochs=2, threads=1)))

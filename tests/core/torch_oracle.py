@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from core.build import build_model
+from core.torchbridge.build import build_model
 
 
 @dataclass

@@ -55,7 +55,7 @@ def window(qtbot, settings):
 @pytest.fixture
 def panel(shown, monkeypatch):
     """A Training panel on the bundled sample, set for short runs (6 steps an epoch)."""
-    from core.presets import load_preset
+    from core.graph.presets import load_preset
     from gui.training.panel import TrainingPanel
     monkeypatch.delenv("MLSYS_MNIST_DIR", raising=False)
     widget = TrainingPanel(lambda: load_preset("mlp"))

@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit, QMessageBox, QSpinBox
 
-from gui.editor.mime import LAYER_TYPE, decode_layer_type, layer_type_mime
+from gui.design.mime import LAYER_TYPE, decode_layer_type, layer_type_mime
 
 
 def drop(view, type_name: str, scene_pos: QPointF):
@@ -247,7 +247,7 @@ def test_ds_comparison_tab(window):
 
 
 def test_solver_dialog_applies_to_the_layer(window, qtbot):
-    from gui.solver_dialog import ConvSolverDialog
+    from gui.design.solver_dialog import ConvSolverDialog
     window.select_node("pool1")
     dialog = ConvSolverDialog(window.document, "pool1", window)
     qtbot.addWidget(dialog)
@@ -308,8 +308,8 @@ def test_new_design_and_append_from_palette(window, monkeypatch):
 
 
 def test_compare_with_a_saved_design(window, tmp_path):
-    from core import io
-    from core.presets import load_preset
+    from core.graph import io
+    from core.graph.presets import load_preset
     path = tmp_path / "ds.json"
     io.save(load_preset("lenet5-ds"), path)
     assert window.compare_with_design(str(path))

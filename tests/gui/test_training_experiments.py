@@ -8,7 +8,7 @@ import csv
 
 import numpy as np
 
-from core.presets import load_preset
+from core.graph.presets import load_preset
 
 SWEEP_MS = 120_000
 
@@ -42,7 +42,7 @@ def test_batch_size_sweep_fills_table_plot_and_export(qtbot, panel, tmp_path):
 
 
 def _module(name):
-    from core.build import build_model
+    from core.torchbridge.build import build_model
     return build_model(load_preset(name))
 
 

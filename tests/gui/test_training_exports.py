@@ -116,8 +116,8 @@ def test_exports_write_files_that_read_back(qtbot, two_runs, tmp_path):
 
 
 def test_checkpoint_and_onnx_of_the_selected_run(qtbot, two_runs, tmp_path):
-    from core.data import load_sample
-    from core.training import load_checkpoint
+    from core.training.data import load_sample
+    from core.training.trainer import load_checkpoint
     panel = two_runs
     panel.history_table.selectRow(0)
     path = panel.exports.export_checkpoint(str(tmp_path / "run1.pt"))
@@ -154,7 +154,7 @@ def test_menu_lists_every_export(qtbot, panel):
 
 
 def _mirror(tmp_path):
-    from core.data import SAMPLE_DIR
+    from core.training.data import SAMPLE_DIR
     mirror = tmp_path / "mirror"
     mirror.mkdir()
     md5 = {}
@@ -166,7 +166,7 @@ def _mirror(tmp_path):
 
 def test_download_button_fetches_with_progress_and_selects_the_folder(qtbot, panel, tmp_path,
                                                                     monkeypatch):
-    import core.data as data_module
+    import core.training.data as data_module
     url, md5 = _mirror(tmp_path)
     monkeypatch.setattr(data_module, "_mnist_sources", lambda: ([url], list(md5.items())))
     monkeypatch.setattr(data_module, "CHUNK_BYTES", 8192)
@@ -186,7 +186,7 @@ def test_download_button_fetches_with_progress_and_selects_the_folder(qtbot, pan
 
 
 def test_download_without_network_says_what_to_do(qtbot, panel, tmp_path, monkeypatch):
-    import core.data as data_module
+    import core.training.data as data_module
     monkeypatch.setattr(data_module, "_mnist_sources",
                         lambda: ([(tmp_path / "no-mirror").as_uri() + "/"],
                                  [("train-images-idx3-ubyte.gz", None)]))

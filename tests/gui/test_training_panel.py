@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.presets import load_preset
+from core.graph.presets import load_preset
 from gui.training import panel as panel_module
 
 FIRST_RUN_MS = 60_000  # the first run in a process imports torch and builds tensors

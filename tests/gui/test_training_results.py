@@ -182,7 +182,7 @@ def test_gallery_refuses_mismatched_inputs(gallery):
 
 
 def test_gallery_screenshot_of_real_test_images(gallery):
-    from core.data import load_sample
+    from core.training.data import load_sample
     data = load_sample()
     truth = data.test_labels
     predicted = truth.copy()
@@ -293,9 +293,9 @@ def test_pad_single_click_makes_a_dot_and_set_image_scales(qtbot, pad):
 def trained():
     """LeNet-5 trained 2 epochs on the bundled sample (about a second on one thread, which
     also stays quick on a busy machine), and the data."""
-    from core.data import load_sample
-    from core.presets import load_preset
-    from core.training import TrainConfig, run_to_end, train
+    from core.training.data import load_sample
+    from core.graph.presets import load_preset
+    from core.training.trainer import TrainConfig, run_to_end, train
     data = load_sample()
     t0 = time.perf_counter()
     result = run_to_end(train(load_preset("lenet5"), data,
@@ -376,7 +376,7 @@ class _BrokenModel:
 
 class _FakeModel:
     def predict(self, image):
-        from core.training import Prediction
+        from core.training.trainer import Prediction
         probs = np.full(10, 0.02)
         probs[4] = 0.82
         return Prediction(4, probs)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import LayerParamError
-from ..explain import ZERO, Expr, V, shape_text
+from core.common.errors import LayerParamError
+from core.common.explain import ZERO, Expr, V, shape_text
 
 Shape = tuple[int, ...]
 

@@ -6,8 +6,9 @@ matrix products (scores Q·Kᵀ and context A·V) as visible parts.
 
 from __future__ import annotations
 
-from ..explain import ONE, ZERO, C, Expr, V, total
-from .base import Backward, GradCount, LayerType, OpPart, ParamSpec, need_rank, numel
+from core.common.explain import ONE, ZERO, C, Expr, V, total
+from core.graph.layers.base import (Backward, GradCount, LayerType, OpPart, ParamSpec, need_rank,
+                                    numel)
 
 
 # ---------------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ class PositionalEmbedding(LayerType):
             add=V("L", ctx.x[0]) * V("E", ctx.x[1]) * (V("B", ctx.batch) - ONE).bracketed()))
 
     def build(self, ctx):
-        from ..build import PositionalEmbeddingModule
+        from core.graph.layers.torch_modules import PositionalEmbeddingModule
         return PositionalEmbeddingModule(ctx.p["max_positions"], ctx.x[-1], ctx.p["kind"])
 
 
@@ -292,7 +293,7 @@ class MultiHeadAttention(LayerType):
         return fwd, bwd
 
     def build(self, ctx):
-        from ..build import MultiHeadAttentionModule
+        from core.graph.layers.torch_modules import MultiHeadAttentionModule
         return MultiHeadAttentionModule(ctx.x[1], ctx.p["num_heads"], ctx.p["bias"],
                                         ctx.p["causal"])
 

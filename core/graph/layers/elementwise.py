@@ -7,8 +7,8 @@ TokenSelect. Per-element costs are written out as formulas; conventions for func
 
 from __future__ import annotations
 
-from ..explain import ONE, C, V, shape_text
-from .base import (Backward, GradCount, LayerType, OpPart, ParamSpec, elements, need_rank,
+from core.common.explain import ONE, C, V, shape_text
+from core.graph.layers.base import (Backward, GradCount, LayerType, OpPart, ParamSpec, elements, need_rank,
                    numel)
 
 
@@ -263,7 +263,7 @@ class Add(LayerType):
         return [OpPart(output_shape=ctx.out, add=(k - ONE).bracketed() * elements(ctx.out))]
 
     def build(self, ctx):
-        from ..build import AddModule
+        from core.graph.layers.torch_modules import AddModule
         return AddModule()
 
 
@@ -288,7 +288,7 @@ class Concat(LayerType):
         return ctx.x[:dim] + (joined,) + ctx.x[dim + 1:]
 
     def build(self, ctx):
-        from ..build import ConcatModule
+        from core.graph.layers.torch_modules import ConcatModule
         return ConcatModule(ctx.p["dim"] + 1)
 
 
@@ -306,7 +306,7 @@ class TokenSelect(LayerType):
         return ctx.x[1:]
 
     def build(self, ctx):
-        from ..build import TokenSelectModule
+        from core.graph.layers.torch_modules import TokenSelectModule
         return TokenSelectModule(ctx.p["index"])
 
 

@@ -7,8 +7,8 @@ encoder).
 
 from __future__ import annotations
 
-from ..explain import ONE, C, V, shape_text
-from .base import Backward, GradCount, LayerType, OpPart, ParamSpec, numel
+from core.common.explain import ONE, C, V, shape_text
+from core.graph.layers.base import Backward, GradCount, LayerType, OpPart, ParamSpec, numel
 
 
 class Input(LayerType):
@@ -96,7 +96,7 @@ class Loss(LayerType):
                         notes="softmax − one-hot: a division per class, one subtraction")
 
     def build(self, ctx):
-        from ..build import LossModule
+        from core.graph.layers.torch_modules import LossModule
         return LossModule(ctx.p["kind"], has_target=len(ctx.ins) == 2)
 
 

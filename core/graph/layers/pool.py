@@ -6,9 +6,10 @@ multiply (by 1/window) per output. Un-pooling moves data and does no arithmetic.
 
 from __future__ import annotations
 
-from ..explain import ONE, V
-from .base import Backward, Ctx, GradCount, LayerType, OpPart, ParamSpec, need_rank, pair_text
-from .conv import touched_inputs
+from core.common.explain import ONE, V
+from core.graph.layers.base import (Backward, Ctx, GradCount, LayerType, OpPart, ParamSpec,
+                                    need_rank, pair_text)
+from core.graph.layers.conv import touched_inputs
 
 POOL_KERNEL = ParamSpec("kernel", "pair", 2, "Window size (one number or h, w).", minimum=1)
 POOL_STRIDE = ParamSpec("stride", "pair", 2, "Step between windows (PyTorch's default is the "
@@ -211,7 +212,7 @@ class MaxUnpool2d(LayerType):
         return [OpPart(output_shape=ctx.out, notes="places values; no arithmetic")]
 
     def build(self, ctx):
-        from ..build import TopLeftUnpool, PairedUnpool
+        from core.graph.layers.torch_modules import TopLeftUnpool, PairedUnpool
         p = ctx.p
         if p["pool"]:
             return PairedUnpool(p["kernel"], p["stride"], p["padding"], ctx.out[1:])
