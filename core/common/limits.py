@@ -54,6 +54,8 @@ def _figure(amount: int) -> str:
 GiB = 1 << 30
 
 FILE_BYTES = Limit("file_bytes", 64 << 20, "bytes", "largest design or model file read")
+CHECKPOINT_BYTES = Limit("checkpoint_bytes", 4 * (1 << 30), "bytes", "largest checkpoint "
+                                                                    "read")
 JSON_DEPTH = Limit("json_depth", 32, "levels", "deepest nesting of a design file")
 NODES = Limit("nodes", 20_000, "nodes", "largest design")
 DIMENSION = Limit("dimension", (1 << 31) - 1, "", "largest size, kernel, stride, padding, "
@@ -66,5 +68,5 @@ SIMULATION_BYTES = Limit("simulation_bytes", 2 * GiB, "bytes", "memory a dataflo
 TRAINING_BYTES = Limit("training_bytes", 8 * GiB, "bytes", "memory a model built for "
                                                            "training or profiling may take")
 
-ALL = (FILE_BYTES, JSON_DEPTH, NODES, DIMENSION, COUNT_WORK, SOLVER_WORK, SIMULATION_BYTES,
+ALL = (FILE_BYTES, CHECKPOINT_BYTES, JSON_DEPTH, NODES, DIMENSION, COUNT_WORK, SOLVER_WORK, SIMULATION_BYTES,
        TRAINING_BYTES)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.common.explain import ONE, ZERO, Expr, V
 from core.graph.layers.base import (Backward, Ctx, GradCount, LayerType, OpPart, ParamSpec,
                                     need_rank, pair_text)
-from core.graph.layers.lattice import touched_inputs, transposed_coverage
+from core.common.lattice import touched_inputs, transposed_coverage
 
 KERNEL = ParamSpec("kernel", "pair", 3, "Kernel size (one number or height, width).", minimum=1)
 STRIDE = ParamSpec("stride", "pair", 1, "Step between windows (one number or h, w).", minimum=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.common.explain import ONE, V
 from core.graph.layers.base import (Backward, Ctx, GradCount, LayerType, OpPart, ParamSpec,
                                     need_rank, pair_text)
-from core.graph.layers.lattice import adaptive_window_total, touched_inputs
+from core.common.lattice import adaptive_window_total, touched_inputs
 
 POOL_KERNEL = ParamSpec("kernel", "pair", 2, "Window size (one number or h, w).", minimum=1)
 POOL_STRIDE = ParamSpec("stride", "pair", 2, "Step between windows (PyTorch's default is the "
