@@ -13,6 +13,7 @@ file, the node and what is wrong.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from core.common.errors import DesignFileError, MlsysError, brief
@@ -24,6 +25,7 @@ from core.graph.network import Network
 FORMAT = "mlsys-studio-design"
 VERSION = 1
 MAX_BATCH = 1_000_000  # the batch field's range in the app
+MAX_COORDINATE = 1e7  # canvas positions beyond this are dropped (laid out anew)
 
 
 def network_to_dict(network: Network) -> dict:
@@ -104,8 +106,9 @@ def _add_entry(network: Network, entry, index: int, source: str) -> None:
                               f"and 'inputs' a list of node names")
     position = entry.get("position")
     if position is not None and not (isinstance(position, list) and len(position) == 2 and all(
-            isinstance(v, (int, float)) for v in position)):
-        position = None
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and abs(v) <= MAX_COORDINATE for v in position)):
+        position = None  # the canvas lays such a node out anew
     try:
         network.add_node(entry["type"], entry["name"], params, [], position)
     except MlsysError as exc:
@@ -166,6 +169,6 @@ def load(path: str | Path) -> Network:
     """Read a design file: a regular file within the FILE_BYTES limit, UTF-8 JSON."""
     try:
         text = read_text_bounded(path, what="design file")
-    except FileReadError as exc:
+    except (FileReadError, LimitError) as exc:
         raise DesignFileError(str(exc)) from None
     return loads(text, str(path))

@@ -26,7 +26,7 @@ from core.training.data import (IMAGE_SIZE, MEAN, NUM_CLASSES, STD, MnistData, i
                                 load_mnist)
 from core.common.errors import InputError, MlsysError
 from core.common.files import FileReadError, read_bytes_bounded, write_with
-from core.common.limits import CHECKPOINT_BYTES
+from core.common.limits import CHECKPOINT_BYTES, LimitError
 from core.torchbridge.export import onnx_missing
 
 OPTIMIZERS = ("sgd", "adam")
@@ -546,7 +546,7 @@ def load_checkpoint(path: str | Path, module=None) -> TrainedModel:
     path = Path(path)
     try:
         data = read_bytes_bounded(path, CHECKPOINT_BYTES, "checkpoint")
-    except FileReadError as exc:
+    except (FileReadError, LimitError) as exc:
         raise TrainingError(str(exc)) from None
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
@@ -711,12 +711,17 @@ def train(model, data: MnistData | None = None, config: TrainConfig | None = Non
     """Train ``model`` (a Network, a TrainedModel or a torch module; trained in place) on
     ``data`` (default: load_mnist()). Yields Started, then BatchEvent per batch and
     EpochEvent per epoch (Paused/Resumed around pauses), and ends with exactly one of
-    Finished, Stopped or Failed, each carrying the TrainResult."""
+    Finished, Stopped or Failed, each carrying the TrainResult; a stop asked for before
+    the model is built ends it with no event at all."""
     import torch
     config = config or TrainConfig()
     _check_memory(model, config)
     data = data if data is not None else load_mnist()
+    if should_stop():  # asked while loading: nothing was built, nothing to report
+        return
     trained = as_trained_model(model, config.seed)
+    if should_stop():
+        return
     previous_threads = torch.get_num_threads()
     threads = _threads(config)
     if config.device == "cpu" and threads != previous_threads:
