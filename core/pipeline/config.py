@@ -27,7 +27,7 @@ def parse_widths(text) -> tuple[int, ...]:
     if isinstance(text, (list, tuple)):
         parts = list(text)
     else:
-        parts = [p for p in re.split(r"[\s,;x×\-→>]+", str(text).strip()) if p]
+        parts = [p for p in re.split(r"[\s,;x×→>]+|(?<=\d)-(?=\d)", str(text).strip()) if p]
     widths = []
     for part in parts:
         try:
