@@ -146,6 +146,7 @@ def test_closed_form_equals_schedule(config):
         assert schedule.utilization()[kind] == pytest.approx(float(exact))
     assert_units_never_overlap(schedule)
     assert_dependencies_hold(schedule)
+    assert np.all(np.diff(schedule.layer) >= 0)  # emitted layer by layer (the views rely on it)
 
 
 @settings(max_examples=60, deadline=None)
