@@ -230,18 +230,19 @@ PER_ARCH = {
         "A neuron takes its m inputs one at a time: multiply, then add into its accumulator; "
         "the first add adds the bias, so a neuron makes m multiplies and m adds.",
         "Stream: each layer is a pipeline stage with its own units; a layer takes the next "
-        "sample only when it has finished the current one (layer outputs are double-buffered), "
-        "so the slowest layer sets the initiation interval.",
+        "sample only when it has finished the current one (layer outputs are double-buffered) "
+        "and a new sample enters every initiation interval = the slowest layer, so no sample "
+        "waits in a queue between layers.",
     ),
     "nfu": (
         "NFU-1 forms all m·n products of a layer at once (m·n multipliers); NFU-2 accumulates "
         "each neuron's m products one after another, all neurons in parallel (one adder per "
         "neuron; the first add adds the bias); NFU-3 applies all n nonlinearities at once.",
         "One NFU, sized for the largest layer, serves every layer in turn.",
-        "Stream: the samples flow through a layer's three stages back to back (a stage takes "
-        "the next sample when it has finished the current one); the NFU drains between layers "
-        "(its weights change), so the initiation interval is Σ over layers of the slowest "
-        "stage.",
+        "Stream: the samples flow through a layer's three stages, a new sample entering NFU-1 "
+        "every max(t_m, NFU-2 time, t_σ) cycles so that no sample waits between stages; the "
+        "NFU drains between layers (its weights change), so the initiation interval is Σ over "
+        "layers of the slowest stage.",
     ),
     "nfu-tree": (
         "As nfu, but NFU-2 is an adder tree per neuron: m − 1 adders in ⌈log2 m⌉ levels of t_a "
@@ -258,7 +259,8 @@ PER_ARCH = {
         "tile; each chunk holds NFU-1 for t_m and NFU-2 for (⌈log2 Ti⌉ + 1)·t_a whether or not "
         "the tile is full; a new chunk enters every P = max(t_m, t₂) cycles.",
         "NFU-3 takes an output tile once its last input tile has left NFU-2 and holds it for "
-        "t_σ; partial sums of other chunks go back to the output buffer at no cost.",
+        "t_σ; partial sums of other chunks go back to the output buffer at no cost. An output "
+        "tile starts every Q = max(T·P, t_σ) cycles, so no chunk waits between stages.",
         "Stream: the chunks of all samples flow layer by layer (the NFU drains between layers), "
         "each sample adding J·Q cycles to a layer.",
     ),

@@ -1,9 +1,10 @@
 """The event-level schedule: every multiply, add and nonlinear operation of an MLP with its
 unit, start and end cycle, as numpy arrays.
 
-Times come from placement rules, not from the closed forms: an operation starts as soon as
-its operands are ready and its unit is free (a unit serves its operations in order), stages
-hand work on in order, layers wait for the previous layer. The tests check that the makespan
+Times come from placement rules: an operation starts as soon as its operands are ready and
+its unit is free (a unit serves its operations in order); a sample (or DianNao chunk) enters
+the hardware when every stage will be free for it, so no work queues between stages; layers
+wait for the previous layer. The tests check that the makespan
 equals the closed form of core.pipeline.cycles and that no unit runs two operations at once.
 """
 
@@ -133,31 +134,40 @@ class _Ops:
 
 
 # -- per-neuron units --------------------------------------------------------------------------
+def _neuron_template(c: PipelineConfig, m: int):
+    """Start cycles of one neuron's multiplies, adds and nonlinearity, from its start."""
+    inputs = np.arange(m, dtype=np.int64)
+    if c.overlap:
+        mul_start = inputs * c.t_m                    # the multiplier runs ahead
+        add_start = flow(mul_start + c.t_m, c.t_a)    # the adder takes products in order
+    else:
+        mul_start = inputs * (c.t_m + c.t_a)          # multiply waits for the last add
+        add_start = mul_start + c.t_m
+    sigma_start = int(add_start[-1]) + c.t_a
+    return mul_start, add_start, sigma_start, sigma_start + c.t_sigma
+
+
 def _per_neuron(c: PipelineConfig, ops: _Ops, spans: list) -> None:
     samples = np.arange(c.samples, dtype=np.int64)
-    ready = np.zeros(c.samples, dtype=np.int64)  # every sample is there at cycle 0
+    templates = [_neuron_template(c, m) for m, _n in c.layers]
+    # A sample enters when every layer will be free for it: no queues between layers.
+    interval = max(t[3] for t in templates)
+    ready = samples * interval
     unit_offset = 0
     for layer, (m, n) in enumerate(c.layers):
-        inputs = np.arange(m, dtype=np.int64)
-        if c.overlap:
-            mul_start = inputs * c.t_m                    # the multiplier runs ahead
-            add_start = flow(mul_start + c.t_m, c.t_a)    # the adder takes products in order
-        else:
-            mul_start = inputs * (c.t_m + c.t_a)          # multiply waits for the last add
-            add_start = mul_start + c.t_m
-        sigma_start = int(add_start[-1]) + c.t_a
-        duration = sigma_start + c.t_sigma
-        begin = flow(ready, duration)                     # this layer's units take samples in order
+        mul_start, add_start, sigma_start, duration = templates[layer]
+        begin = flow(ready, duration)                 # the layer's units take samples in order
         ready = begin + duration
         spans.append((int(begin[0]), int(ready[-1])))
-        units = unit_offset + np.arange(n, dtype=np.int64)
+        inputs = np.arange(m, dtype=np.int64)
+        neurons = np.arange(n, dtype=np.int64)
         # shapes: sample × neuron × input
-        s3, j3, i3 = samples[:, None, None], units[None, :, None] - unit_offset, inputs[None, None, :]
+        s3, j3, i3 = samples[:, None, None], neurons[None, :, None], inputs[None, None, :]
         b3 = begin[:, None, None]
         ops.add(MUL, layer, s3, j3, i3, unit_offset + j3, b3 + mul_start[None, None, :], c.t_m)
         ops.add(ADD, layer, s3, j3, i3, unit_offset + j3, b3 + add_start[None, None, :], c.t_a)
-        ops.add(NONLINEAR, layer, samples[:, None], j3[:, :, 0], -1, units[None, :],
-                begin[:, None] + sigma_start, c.t_sigma)
+        ops.add(NONLINEAR, layer, samples[:, None], neurons[None, :], -1,
+                unit_offset + neurons[None, :], begin[:, None] + sigma_start, c.t_sigma)
         unit_offset += n
 
 
@@ -178,7 +188,9 @@ def _nfu(c: PipelineConfig, ops: _Ops, spans: list) -> None:
             add_unit = np.broadcast_to(neurons[:, None], (n, m))
             add_input = np.broadcast_to(inputs[None, :], (n, m))
             stage2 = m * c.t_a
-        start1 = flow(np.full(c.samples, barrier), c.t_m)
+        # A sample enters NFU-1 when every stage will be free for it (no queues between them).
+        interval = max(c.t_m, stage2, c.t_sigma)
+        start1 = flow(barrier + samples * interval, c.t_m)
         start2 = flow(start1 + c.t_m, stage2)
         start3 = flow(start2 + stage2, c.t_sigma)
         end = int((start3 + c.t_sigma).max())
@@ -203,7 +215,14 @@ def _diannao(c: PipelineConfig, ops: _Ops, spans: list) -> None:
         t_in, t_out = -(-m // ti), -(-n // tn)
         per_sample = t_in * t_out
         chunks = per_sample * c.samples
-        start1 = flow(np.full(chunks, barrier), c.t_m)
+        # A chunk enters NFU-1 when every stage will be free for it (no queues between them):
+        # every P cycles within an output tile, and an output tile every Q cycles, so that
+        # its finished sums find NFU-3 free.
+        chunk_interval = max(c.t_m, stage2)
+        tile_interval = max(t_in * chunk_interval, c.t_sigma)
+        index = np.arange(chunks, dtype=np.int64)
+        entry = barrier + (index // t_in) * tile_interval + (index % t_in) * chunk_interval
+        start1 = flow(entry, c.t_m)
         start2 = flow(start1 + c.t_m, stage2)
         finals = np.arange(t_in - 1, chunks, t_in)       # the last input tile of an output tile
         start3 = flow(start2[finals] + stage2, c.t_sigma)

@@ -47,13 +47,13 @@ class ComparisonWidget(QWidget):
         self.results = []
         self.cycles_plot = pg.PlotWidget()
         self.cycles_plot.setBackground("w")
-        self.cycles_plot.setTitle("Cycles: one sample (light), the whole stream (dark)")
+        self.cycles_plot.setTitle("Cycles")
         self.cycles_plot.setMouseEnabled(x=False, y=False)
         self.cycles_plot.setToolTip("Latency of one sample and total cycles of the stream for "
                                     "every architecture on this MLP and these latencies")
         self.util_plot = pg.PlotWidget()
         self.util_plot.setBackground("w")
-        self.util_plot.setTitle("Utilisation (%): multipliers, adders, nonlinear units")
+        self.util_plot.setTitle("Utilisation (%)")
         self.util_plot.setMouseEnabled(x=False, y=False)
         self.util_plot.setToolTip("busy unit-cycles / (units × cycles) over the stream, per "
                                   "unit kind (blue multipliers, green adders, orange nonlinear)")
@@ -61,6 +61,13 @@ class ComparisonWidget(QWidget):
             plot.getAxis("left").enableAutoSIPrefix(False)
             plot.getAxis("left").setWidth(64)
             plot.showGrid(y=True, alpha=0.3)
+        self.caption = QLabel(
+            f"Cycles: <span style='color:{CYCLE_COLORS[0]}'>■</span> one sample "
+            f"<span style='color:{CYCLE_COLORS[1]}'>■</span> the whole stream &nbsp;&nbsp; "
+            f"Utilisation: <span style='color:{KIND_COLORS[0]}'>■</span> multipliers "
+            f"<span style='color:{KIND_COLORS[1]}'>■</span> adders "
+            f"<span style='color:{KIND_COLORS[2]}'>■</span> nonlinear units")
+        self.caption.setToolTip("Colours of the bars")
         self.log_box = QCheckBox("log scale")
         self.log_box.setChecked(True)
         self.log_box.setToolTip("Cycles on a logarithmic axis (the architectures differ by "
@@ -106,6 +113,7 @@ class ComparisonWidget(QWidget):
         bar.addWidget(self.btn_image)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.caption)
         layout.addWidget(body, 1)
         layout.addLayout(bar)
 
@@ -153,7 +161,7 @@ class ComparisonWidget(QWidget):
         ticks = [[(x, r.arch) for x, r in zip(xs, self.results)]]
         for plot in (self.cycles_plot, self.util_plot):
             plot.getAxis("bottom").setTicks(ticks)
-            plot.setXRange(-0.6, len(self.results) - 0.4, padding=0)
+            plot.setXRange(-0.7, len(self.results) - 0.3, padding=0)
 
     # -- export ---------------------------------------------------------------------------
     def export_tables(self, path: str | None = None, chosen: str = "") -> str | None:

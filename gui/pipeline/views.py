@@ -16,6 +16,7 @@ from gui.pipeline.frames import SHOWN_NEURONS, FrameState, ScheduleFrames, shown
 KIND_COLORS = ("#1c7ed6", "#2f9e44", "#e8590c")   # multiply, add, nonlinear
 KIND_LABELS = ("multiply", "add", "nonlinear")
 IDLE = QColor("#ced4da")
+VISIBLE = 0.12  # the faintest shade of a Gantt bin where anything ran (a lone σ still shows)
 
 
 class MlpDrawingWidget(QWidget):
@@ -113,11 +114,13 @@ class GanttWidget(QWidget):
         self.plot.setToolTip("Gantt chart: every operation on its unit from its start to its end "
                              "cycle (blue multiply, green add, orange nonlinear). Large "
                              "schedules show each unit group's busy fraction instead (darker = "
-                             "more units busy). Drag or wheel to zoom the cycle axis.")
+                             "more units busy; any activity shows at least faintly). Drag or "
+                             "wheel to zoom the cycle axis.")
         self.cursor = pg.InfiniteLine(pos=0, angle=90, pen=pg.mkPen("#c92a2a", width=2))
         self.plot.addItem(self.cursor)
         self.cursor.setZValue(10)
         self.mode = ""
+        self.unit_ticks: list[tuple[int, str]] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
@@ -145,10 +148,8 @@ class GanttWidget(QWidget):
                                       pen=pg.mkPen("#343a40", width=0.3))
                 self.plot.addItem(bar)
                 self.items.append(bar)
-            # label as many rows as fit (about 14 px each); the others keep their tick mark
-            room = max(1, self.plot.height() // 14)
-            step = max(1, -(-len(ticks) // room))
-            axis.setTicks([ticks[::step], [(y, "") for y, _ in ticks]])
+            self.unit_ticks = ticks
+            self._label_rows()
             top = len(ticks)
         else:
             self.mode = "aggregated"
@@ -158,18 +159,32 @@ class GanttWidget(QWidget):
             layers = frames.layer_count
             for g in range(groups):
                 color = np.array(pg.mkColor(KIND_COLORS[g // layers]).getRgb()[:3], float)
-                f = np.clip(fraction[g], 0, 1)[:, None]
+                f = np.clip(fraction[g], 0, 1)
+                f = np.where(f > 0, VISIBLE + (1 - VISIBLE) * f, 0.0)[:, None]
                 rgb[g] = 255 * (1 - f) + color[None, :] * f
             image = pg.ImageItem(rgb.astype(np.uint8), axisOrder="row-major")
             image.setRect(QRectF(0, -0.5, fraction.shape[1] * per_bin, groups))
             self.plot.addItem(image)
             self.items.append(image)
             labels = frames.group_labels()
-            axis.setTicks([[(g, labels[g]) for g in range(groups)]])
+            self.unit_ticks = [(g, labels[g]) for g in range(groups)]
+            self._label_rows()
             top = groups
         self.plot.setLimits(xMin=-1, xMax=frames.span + 1)
         self.plot.setXRange(0, max(frames.span, 1), padding=0.01)
         self.plot.setYRange(-0.6, top - 0.4, padding=0)
+
+    def _label_rows(self) -> None:
+        """Label as many rows as fit (about 16 px a label); the others keep a tick mark."""
+        ticks = getattr(self, "unit_ticks", [])
+        rows_px = max(1, self.plot.height() - 45)  # less the cycle axis
+        room = max(1, int(rows_px // 16))
+        step = max(1, -(-len(ticks) // room))
+        self.plot.getAxis("left").setTicks([ticks[::step], [(y, "") for y, _ in ticks]])
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._label_rows()
 
     def render_frame(self, cycle: int) -> None:
         self.cursor.setPos(cycle + 0.5)

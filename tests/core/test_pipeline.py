@@ -220,3 +220,60 @@ def test_schedule_refuses_above_its_limit():
     config = PipelineConfig((100, 100), samples=10)
     with pytest.raises(InputError, match="limit of 1,000"):
         build_schedule(config, limit=1_000)
+
+
+# -- an independent oracle: greedy stage-level simulation in plain Python --------------------
+def greedy_makespan(c: PipelineConfig) -> int:
+    """Every job starts a stage as soon as it has left the previous stage and the stage is
+    free, with unbounded queues between stages (the builder admits work so that nothing ever
+    queues; the makespan must not change). Written with loops, apart from the models."""
+    def stages_in_order(jobs: int, durations: list[int], start: int) -> list[list[int]]:
+        free = [start] * len(durations)
+        ends = []
+        for _ in range(jobs):
+            t, row = start, []
+            for k, d in enumerate(durations):
+                t = max(t, free[k]) + d
+                free[k] = t
+                row.append(t)
+            ends.append(row)
+        return ends
+
+    def tree_depth(k: int) -> int:
+        depth = 0
+        while k > 1:
+            k, depth = (k + 1) // 2, depth + 1
+        return depth
+
+    if c.arch == "per-neuron":
+        durations = []
+        for m, _n in c.layers:
+            mul_free = add_free = 0
+            for _ in range(m):
+                mul_end = max(mul_free, 0 if c.overlap else add_free) + c.t_m
+                mul_free = mul_end
+                add_free = max(mul_end, add_free) + c.t_a
+            durations.append(add_free + c.t_sigma)
+        return stages_in_order(c.samples, durations, 0)[-1][-1]
+    t = 0
+    for m, n in c.layers:
+        if c.arch == "diannao":
+            stage2 = (tree_depth(c.ti) + 1) * c.t_a
+            tiles_in, tiles_out = -(-m // c.ti), -(-n // c.tn)
+            free1 = free2 = free3 = t
+            for _ in range(c.samples * tiles_out):
+                for i in range(tiles_in):
+                    free1 += c.t_m
+                    free2 = max(free1, free2) + stage2
+                free3 = max(free2, free3) + c.t_sigma
+            t = free3
+        else:
+            stage2 = (tree_depth(m) if c.arch == "nfu-tree" else m) * c.t_a
+            t = stages_in_order(c.samples, [c.t_m, stage2, c.t_sigma], t)[-1][-1]
+    return t
+
+
+@settings(max_examples=250, deadline=None)
+@given(configs)
+def test_closed_form_equals_greedy_simulation(config):
+    assert greedy_makespan(config) == analyse(config).total.value
