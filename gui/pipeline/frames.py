@@ -49,7 +49,8 @@ class ScheduleFrames:
         bounds = np.searchsorted(s.layer, np.arange(self.layer_count + 1, dtype=s.layer.dtype))
         self.blocks = [(int(bounds[k]), int(bounds[k + 1])) for k in range(self.layer_count)]
         self.group_units = self._group_units()
-        self.occupancy = self._occupancy()     # busy units per (kind, layer) group and cycle
+        self.per_bin = max(1, -(-max(self.span, 1) // MAX_BINS))
+        self.busy_per_bin = self._busy_per_bin()  # busy unit-cycles per (kind, layer) and bin
         self.detailed = (sum(s.units.values()) <= DETAIL_ROWS and len(s) <= DETAIL_OPERATIONS)
 
     # -- per-cycle state ----------------------------------------------------------------------
@@ -79,16 +80,15 @@ class ScheduleFrames:
                 inp = bucket(s.input[idx[mul]], m)
                 edges[k][inp, bucket(neuron[mul], n)] = True
                 neurons[k][np.unique(inp)] = np.maximum(neurons[k][np.unique(inp)], MUL)
-        busy = self.busy_at(cycle)
+        counts = np.bincount(kind, minlength=len(KINDS))
+        busy = {k: int(counts[i]) for i, k in enumerate(KINDS)}
         return FrameState(cycle, neurons, edges, busy, int(idx.size),
                           tuple(int(v) for v in np.unique(layer)),
                           tuple(int(v) for v in np.unique(s.sample[idx])))
 
     def busy_at(self, cycle: int) -> dict[str, int]:
-        if not 0 <= cycle < self.span:
-            return dict.fromkeys(KINDS, 0)
-        column = self.occupancy[:, cycle].reshape(len(KINDS), self.layer_count)
-        return {k: int(column[i].sum()) for i, k in enumerate(KINDS)}
+        """Units of each kind busy during ``cycle``."""
+        return self.state(cycle).busy
 
     # -- the Gantt chart's data -----------------------------------------------------------------
     def _group_units(self) -> np.ndarray:
@@ -103,14 +103,28 @@ class ScheduleFrames:
                 units[i] = self.schedule.units[kind]
         return units.ravel()
 
-    def _occupancy(self) -> np.ndarray:
-        s = self.schedule
-        span = max(self.span, 1)
+    def _busy_per_bin(self) -> np.ndarray:
+        """Busy unit-cycles of each (kind, layer) group in each bin of ``per_bin`` cycles: each
+        operation adds its overlap with every bin it touches (exact, and no array as long as
+        the schedule's span)."""
+        s, w = self.schedule, self.per_bin
+        bins = -(-max(self.span, 1) // w)
         group = s.kind.astype(np.int64) * self.layer_count + s.layer
-        size = len(KINDS) * self.layer_count * (span + 1)
-        diff = np.bincount(group * (span + 1) + s.start, minlength=size) - \
-            np.bincount(group * (span + 1) + s.end, minlength=size)
-        return np.cumsum(diff.reshape(-1, span + 1), axis=1)[:, :span].astype(np.int32)
+        size = len(KINDS) * self.layer_count * bins
+        first, last = s.start // w, (s.end - 1) // w
+        one = first == last
+        total = np.bincount((group * bins + first)[one], weights=(s.end - s.start)[one],
+                            minlength=size)
+        many = ~one
+        g, f, l = group[many], first[many], last[many]
+        total += np.bincount(g * bins + f, weights=(f + 1) * w - s.start[many], minlength=size)
+        total += np.bincount(g * bins + l, weights=s.end[many] - l * w, minlength=size)
+        # whole bins in between: +w from f + 1 to l - 1, as a difference array
+        middle = l - f > 1
+        step = np.bincount(g[middle] * bins + f[middle] + 1, minlength=size + 1)[:size] - \
+            np.bincount(g[middle] * bins + l[middle], minlength=size + 1)[:size]
+        total += w * np.cumsum(step.reshape(-1, bins), axis=1).ravel()
+        return total.reshape(-1, bins)
 
     def group_labels(self) -> list[str]:
         names = {"multiplier": "×", "adder": "+", "nonlinear": "σ"}
@@ -123,15 +137,13 @@ class ScheduleFrames:
         return labels
 
     def binned_fraction(self) -> tuple[np.ndarray, int]:
-        """(groups × bins) mean fraction of the group's units busy, and cycles per bin."""
-        span = max(self.span, 1)
-        per_bin = max(1, -(-span // MAX_BINS))
-        edges = np.arange(0, span, per_bin)
-        sums = np.add.reduceat(self.occupancy, edges, axis=1) if self.span else \
-            np.zeros((self.occupancy.shape[0], 1))
-        widths = np.diff(np.append(edges, span))
+        """(groups × bins) mean fraction of the group's units busy, and cycles per bin (the
+        last bin may be cut short by the end of the schedule)."""
+        bins = self.busy_per_bin.shape[1]
+        edges = np.arange(bins + 1) * self.per_bin
+        widths = np.minimum(edges[1:], max(self.span, 1)) - edges[:-1]
         units = np.maximum(self.group_units, 1)[:, None]
-        return sums / (widths[None, :] * units), per_bin
+        return self.busy_per_bin / (widths[None, :] * units), self.per_bin
 
     def unit_rows(self) -> tuple[np.ndarray, list[tuple[int, str]]]:
         """Detailed mode: the row of every operation and the rows' tick labels (one row per

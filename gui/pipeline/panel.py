@@ -6,7 +6,8 @@ and the assumptions.
 Edits are validated at once (messages beside the fields; the last valid state stays shown).
 The closed forms are instant; the schedule is built only up to ANIMATION_LIMIT operations
 (the 784-1024-1024-10 MLP takes well under a second), above that the figures stay and the
-animation says why it is off.
+animation says why it is off. The schedule is built off the GUI thread, one job at a time;
+only the newest request's result is shown.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
@@ -35,6 +36,7 @@ from gui.widgets.player import PlayerWidget
 
 DEBOUNCE_MS = 150
 ANIMATION_LIMIT = 5_000_000   # operations; the schedule of 784-1024-1024-10 holds 3.7 million
+MAX_CYCLES = 2**31 - 1        # the player's slider holds a 32-bit frame number
 DEFAULT_WIDTHS = "10,8,6,5"
 EXAMPLES = (("10,8 (the reference layer: 101 cycles)", "10,8"),
             ("10,8,6,5", "10,8,6,5"),
@@ -76,12 +78,50 @@ def compute_state(config: PipelineConfig) -> PipelineState:
     result = analyse(config)
     comparison = [analyse(config.with_arch(arch)) for arch in ARCHS]
     count = operation_count(config)
+    if result.total.value > MAX_CYCLES:
+        note = (f"The animation is off: {result.total.value:,} cycles are more than the player "
+                f"can seek through ({MAX_CYCLES:,}). The figures above are exact closed forms.")
+        return PipelineState(config, result, comparison, None, note)
     if count > ANIMATION_LIMIT:
         note = (f"The animation is off: the schedule would hold {count:,} operations, above "
                 f"the workspace's limit of {ANIMATION_LIMIT:,} (ANIMATION_LIMIT in "
                 f"gui/pipeline/panel.py). The figures above are exact closed forms.")
         return PipelineState(config, result, comparison, None, note)
     return PipelineState(config, result, comparison, ScheduleFrames(build_schedule(config)))
+
+
+class _ResultRelay(QObject):
+    """Carries a worker's result to the GUI thread (it lives there, so the signal is queued).
+    One relay lives as long as the application: a worker that finishes after its panel was
+    deleted still emits on a live object."""
+
+    sig_done = Signal(int, int, object)   # panel token, generation, PipelineState
+    sig_failed = Signal(int, int, str)    # panel token, generation, message
+
+
+_RELAY: _ResultRelay | None = None
+_TOKENS = iter(range(1, 1 << 62))
+
+
+def _relay() -> _ResultRelay:
+    global _RELAY
+    if _RELAY is None:
+        _RELAY = _ResultRelay()
+    return _RELAY
+
+
+def _run_job(relay: _ResultRelay, token: int, generation: int, config: PipelineConfig) -> None:
+    try:
+        state = compute_state(config)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
+        message = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
+        signal, payload = relay.sig_failed, message
+    else:
+        signal, payload = relay.sig_done, state
+    try:
+        signal.emit(token, generation, payload)
+    except RuntimeError:
+        pass  # the application is shutting down
 
 
 class PipelinePanel(QWidget):
@@ -104,6 +144,13 @@ class PipelinePanel(QWidget):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
         self._debounce.timeout.connect(self.recompute)
+        self._generation = 0
+        self._busy = False
+        self._pending: PipelineConfig | None = None
+        self._token = next(_TOKENS)
+        self._relay = _relay()
+        self._relay.sig_done.connect(self._job_done)
+        self._relay.sig_failed.connect(self._job_failed)
         form = self._build_form()
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_animation(), "Animation")
@@ -207,6 +254,11 @@ class PipelinePanel(QWidget):
         self.fields["clock"], self.errors["clock"] = self.clock_box, \
             add_field_row(hw_form, "clock", self.clock_box)
         outer.addWidget(hw)
+        self.busy_label = QLabel("building the schedule…")
+        self.busy_label.setToolTip("Placing every operation in time (the 784-1024-1024-10 MLP "
+                                   "takes a fraction of a second)")
+        self.busy_label.hide()
+        outer.addWidget(self.busy_label)
         reset = QPushButton("Reference layer")
         reset.setToolTip("Back to the course's reference: 10→8 on per-neuron units with t_m = 8, "
                          "t_a = 2, t_σ = 1 (101 cycles)")
@@ -362,18 +414,64 @@ class PipelinePanel(QWidget):
         self.stale_label.hide()
 
     def recompute(self) -> bool:
-        """Validate the form and show the new state; False (messages beside the fields, the
-        last valid state kept) when a value is not allowed."""
+        """Validate the form and compute the new state in the background; False (messages
+        beside the fields, the last valid state kept) when a value is not allowed."""
         self._debounce.stop()
         self._clear_errors()
         try:
             config = self.settings()
-            state = compute_state(config)
         except InputError as exc:
             self._show_error(field_of(str(exc)), str(exc))
             return False
-        self._apply(state)
+        self._generation += 1
+        if self._busy:
+            self._pending = config  # started when the running job ends
+        else:
+            self._start(config)
         return True
+
+    def _start(self, config: PipelineConfig) -> None:
+        self._busy = True
+        self.busy_label.show()
+        relay, token, generation = self._relay, self._token, self._generation
+        QThreadPool.globalInstance().start(lambda: _run_job(relay, token, generation, config))
+
+    def _finish_job(self) -> bool:
+        """Start the pending request if any; True when one was started."""
+        self._busy = False
+        if self._pending is not None:
+            config, self._pending = self._pending, None
+            self._start(config)
+            return True
+        self.busy_label.hide()
+        return False
+
+    def _job_done(self, token: int, generation: int, state: PipelineState) -> None:
+        if token != self._token:
+            return  # another panel's result
+        if self._finish_job() or generation != self._generation:
+            return  # a newer request is on its way
+        self._apply(state)
+
+    def _job_failed(self, token: int, generation: int, message: str) -> None:
+        if token != self._token:
+            return
+        if self._finish_job() or generation != self._generation:
+            return
+        self._show_error(field_of(message), message)
+
+    def is_busy(self) -> bool:
+        return self._busy
+
+    def wait_idle(self, timeout_ms: int = 30_000) -> bool:
+        """Process events until no computation runs (tests, closing); True when idle."""
+        from PySide6.QtCore import QDeadlineTimer, QEventLoop
+        from PySide6.QtWidgets import QApplication
+        deadline = QDeadlineTimer(timeout_ms)
+        while self._busy and not deadline.hasExpired():
+            QThreadPool.globalInstance().waitForDone(20)
+            QApplication.processEvents(QEventLoop.AllEvents, 20)
+        return not self._busy
 
     def _apply(self, state: PipelineState) -> None:
         old = self.state
@@ -425,9 +523,12 @@ class PipelinePanel(QWidget):
         self.sig_message.emit(f"Wrote {path}")
         return path
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_ms: int = 30_000) -> None:
+        """Stop playing and wait for a running computation (call when the window closes)."""
         self.player.pause()
         self._debounce.stop()
+        self._pending = None
+        self.wait_idle(timeout_ms)
 
 
 # -- texts ---------------------------------------------------------------------------------------

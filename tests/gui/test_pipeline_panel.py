@@ -18,6 +18,7 @@ from gui.pipeline.frames import ScheduleFrames
 @pytest.fixture
 def panel(shown):
     p = shown(PipelinePanel(lambda: analyze(load_preset("mlp"))), 1280, 720)
+    assert p.wait_idle()
     yield p
     p.shutdown()
 
@@ -28,8 +29,13 @@ def same_picture(a, b) -> bool:
             and all(np.array_equal(x, y) for x, y in zip(a.edges, b.edges)))
 
 
+def settle(panel, started=True):
+    assert started is True and panel.wait_idle()
+
+
 def test_reference_layer(panel):
     panel.reset_to_reference()
+    settle(panel)
     assert panel.result.total.value == 101
     assert panel.player.frame_count == 101
     assert "10 × (8 + 2) + 1 = 101" in panel.summary.toPlainText()
@@ -68,8 +74,33 @@ def test_frames_agree_with_the_schedule_operation_by_operation():
             assert state.busy[kind] == int(np.sum(schedule.kind[running] == code))
 
 
+@pytest.mark.parametrize("max_bins", [10_000, 7])
+def test_gantt_bins_hold_the_busy_unit_cycles_of_each_group(monkeypatch, max_bins):
+    from gui.pipeline import frames as frames_module
+    monkeypatch.setattr(frames_module, "MAX_BINS", max_bins)
+    config = PipelineConfig((9, 6, 4), "per-neuron", overlap=True, t_a=11, samples=2)
+    schedule = build_schedule(config)
+    frames = ScheduleFrames(schedule)
+    w = frames.per_bin
+    expected = np.zeros_like(frames.busy_per_bin)
+    for k, layer, start, end in zip(schedule.kind, schedule.layer, schedule.start, schedule.end):
+        for cycle in range(start, end):  # one unit-cycle at a time
+            expected[k * 2 + layer, cycle // w] += 1
+    assert np.array_equal(frames.busy_per_bin, expected)
+    fraction, _ = frames.binned_fraction()
+    assert fraction.max() <= 1 and fraction.min() >= 0
+
+
+def test_huge_latencies_leave_the_animation_off(panel):
+    panel.fields["t_m"].setValue(1_000_000)
+    settle(panel, panel.set_widths((3000, 1000)))
+    assert panel.frames is None
+    assert "more than the player" in panel.animation_note.text()
+
+
 def test_form_change_rebuilds_the_schedule(panel, qtbot):
     panel.reset_to_reference()
+    settle(panel)
     old = panel.frames
     panel.fields["t_m"].setValue(9)
     qtbot.waitUntil(lambda: panel.frames is not old, timeout=5000)
@@ -91,12 +122,13 @@ def test_bad_values_keep_the_last_state(panel, qtbot):
     assert panel.recompute() is False
     assert "Tn" in panel.errors["tn"].text() and panel.errors["tn"].isVisible()
     panel.fields["tn"].setValue(4)
-    assert panel.recompute() is True and not panel.errors["tn"].isVisible()
+    settle(panel, panel.recompute())
+    assert not panel.errors["tn"].isVisible() and panel.state is not old
 
 
 def test_next_layer_marker(panel):
     panel.widths_edit.setText("10,8,6,5")
-    panel.recompute()
+    settle(panel, panel.recompute())
     panel.player.go_to_start()
     panel.player.jump_to_next_marker()
     assert panel.player.frame == 101
@@ -104,7 +136,7 @@ def test_next_layer_marker(panel):
 
 
 def test_big_mlp_is_aggregated(panel):
-    assert panel.set_widths((784, 1024, 1024, 10))
+    settle(panel, panel.set_widths((784, 1024, 1024, 10)))
     assert panel.player.frame_count == 28_323
     assert panel.gantt.mode == "aggregated"
     panel.player.set_frame(9000)
@@ -114,7 +146,7 @@ def test_big_mlp_is_aggregated(panel):
 
 def test_above_the_animation_limit_the_figures_stay(panel, monkeypatch):
     monkeypatch.setattr(panel_module, "ANIMATION_LIMIT", 100)
-    assert panel.set_widths((10, 8, 6, 5))
+    settle(panel, panel.set_widths((10, 8, 6, 5)))
     assert panel.frames is None and panel.player.frame_count == 0
     assert "limit of 100" in panel.animation_note.text()
     assert "243" in panel.summary.toPlainText()
@@ -135,13 +167,20 @@ def test_comparison_and_exports(panel, tmp_path):
         assert (tmp_path / f"view{suffix}").stat().st_size > 1000, path
 
 
+def test_only_the_newest_request_is_shown(panel):
+    for widths in ((12, 9), (30, 20, 10), (10, 8)):
+        panel.set_widths(widths)
+    settle(panel)
+    assert panel.result.config.widths == (10, 8) and panel.player.frame_count == 101
+
+
 def test_assumptions_are_stated(panel):
     text = panel.notes.toPlainText()
     assert "bias" in text and "not themselves pipelined" in text
 
 
 def test_from_design_reads_the_linear_chain(panel):
-    assert panel.load_from_design()
+    settle(panel, panel.load_from_design())
     assert panel.widths_edit.text() == "784,256,256,256,10"
     assert "fc1 → fc2 → fc3 → fc4" in panel.source_label.text()
 
@@ -159,5 +198,7 @@ def test_main_window_opens_a_linear_chain_in_the_pipeline_lab(window):
                 if a.text() == "Open in Pipeline lab")
     assert not conv.isEnabled()
     assert window.open_in_pipeline("fc2")
+    assert window.pipeline_panel.wait_idle()
+    assert window.pipeline_panel.result.config.widths == (120, 84, 10)
     assert window.workspaces.currentWidget() is window.pipeline_panel
     assert window.pipeline_panel.widths_edit.text() == "120,84,10"
