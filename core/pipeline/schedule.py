@@ -42,7 +42,8 @@ class Schedule:
     end: np.ndarray
     units: dict[str, int]
     layer_start: np.ndarray = field(default=None)   # first cycle of each layer (any sample)
-    layer_end: np.ndarray = field(default=None)
+    layer_end: np.ndarray = field(default=None)     # last cycle + 1 of each layer
+    sample_layer_start: np.ndarray = field(default=None)  # layer × sample: first cycle
 
     def __len__(self) -> int:
         return int(self.kind.size)
@@ -158,7 +159,7 @@ def _per_neuron(c: PipelineConfig, ops: _Ops, spans: list) -> None:
         mul_start, add_start, sigma_start, duration = templates[layer]
         begin = flow(ready, duration)                 # the layer's units take samples in order
         ready = begin + duration
-        spans.append((int(begin[0]), int(ready[-1])))
+        spans.append((int(begin[0]), int(ready[-1]), begin))
         inputs = np.arange(m, dtype=np.int64)
         neurons = np.arange(n, dtype=np.int64)
         # shapes: sample × neuron × input
@@ -194,7 +195,7 @@ def _nfu(c: PipelineConfig, ops: _Ops, spans: list) -> None:
         start2 = flow(start1 + c.t_m, stage2)
         start3 = flow(start2 + stage2, c.t_sigma)
         end = int((start3 + c.t_sigma).max())
-        spans.append((int(start1[0]), end))
+        spans.append((int(start1[0]), end, start1))
         s3 = samples[:, None, None]
         ops.add(MUL, layer, s3, neurons[None, :, None], inputs[None, None, :],
                 neurons[None, :, None] * m + inputs[None, None, :], start1[:, None, None], c.t_m)
@@ -227,7 +228,7 @@ def _diannao(c: PipelineConfig, ops: _Ops, spans: list) -> None:
         finals = np.arange(t_in - 1, chunks, t_in)       # the last input tile of an output tile
         start3 = flow(start2[finals] + stage2, c.t_sigma)
         end = int(start3[-1]) + c.t_sigma
-        spans.append((barrier, end))
+        spans.append((barrier, end, start1[::per_sample]))
         samples = np.arange(c.samples, dtype=np.int64)[:, None, None]
         neurons = np.arange(n, dtype=np.int64)
         inputs = np.arange(m, dtype=np.int64)
@@ -280,6 +281,7 @@ def build_schedule(c: PipelineConfig, limit: int = MAX_OPERATIONS) -> Schedule:
     ops, spans = _Ops(count), []
     _BUILDERS[c.arch](c, ops, spans)
     arrays = ops.arrays()
-    spans = np.array(spans, dtype=np.int64).reshape(-1, 2)
-    return Schedule(c, **arrays, units=hardware_units(c), layer_start=spans[:, 0],
-                    layer_end=spans[:, 1])
+    return Schedule(c, **arrays, units=hardware_units(c),
+                    layer_start=np.array([sp[0] for sp in spans], dtype=np.int64),
+                    layer_end=np.array([sp[1] for sp in spans], dtype=np.int64),
+                    sample_layer_start=np.array([sp[2] for sp in spans], dtype=np.int64))

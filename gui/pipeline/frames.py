@@ -28,6 +28,7 @@ class FrameState:
     active: int                 # operations running
     layers: tuple[int, ...]     # layers with an operation running
     samples: tuple[int, ...]
+    pairs: tuple[tuple[int, int], ...] = ()  # (layer, sample) with an operation running
 
 
 def shown(width: int) -> int:
@@ -82,9 +83,12 @@ class ScheduleFrames:
                 neurons[k][np.unique(inp)] = np.maximum(neurons[k][np.unique(inp)], MUL)
         counts = np.bincount(kind, minlength=len(KINDS))
         busy = {k: int(counts[i]) for i, k in enumerate(KINDS)}
+        pairs = np.unique(layer.astype(np.int64) * self.config.samples + s.sample[idx])
         return FrameState(cycle, neurons, edges, busy, int(idx.size),
                           tuple(int(v) for v in np.unique(layer)),
-                          tuple(int(v) for v in np.unique(s.sample[idx])))
+                          tuple(int(v) for v in np.unique(s.sample[idx])),
+                          tuple((int(p // self.config.samples), int(p % self.config.samples))
+                                for p in pairs))
 
     def busy_at(self, cycle: int) -> dict[str, int]:
         """Units of each kind busy during ``cycle``."""

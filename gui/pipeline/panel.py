@@ -492,7 +492,8 @@ class PipelinePanel(QWidget):
             self.drawing.render_frame(None)
             self.cycle_label.setText("")
         else:
-            self.player.set_markers(int(v) for v in frames.schedule.layer_start)
+            # "next layer" stops wherever a sample enters a layer
+            self.player.set_markers(int(v) for v in frames.schedule.sample_layer_start.ravel())
             self.player.set_frame_count(frames.span, min(keep, frames.span - 1))
         self.sig_state_changed.emit()
 
@@ -535,13 +536,14 @@ class PipelinePanel(QWidget):
 def cycle_text(state: FrameState, frames: ScheduleFrames) -> str:
     if not state.active:
         return f"cycle {state.cycle:,}: idle"
-    layers = ", ".join(str(k + 1) for k in state.layers)
-    samples = ", ".join(str(s + 1) for s in state.samples[:6]) + \
-        ("…" if len(state.samples) > 6 else "")
+    if frames.config.samples == 1:
+        where = "layer " + ", ".join(str(k + 1) for k in state.layers)
+    else:
+        where = ", ".join(f"L{k + 1}·sample {s + 1}" for k, s in state.pairs[:4]) + \
+            ("…" if len(state.pairs) > 4 else "")
     busy = ", ".join(f"{state.busy[k]:,} {k}{'s' if state.busy[k] != 1 else ''}"
                      for k in KINDS if state.busy[k])
-    return (f"cycle {state.cycle:,}: layer {layers}, sample {samples} — {busy} busy "
-            f"({state.active:,} operations)")
+    return f"cycle {state.cycle:,}: {where} — {busy} busy ({state.active:,} operations)"
 
 
 def summary_html(result) -> str:

@@ -147,6 +147,10 @@ def test_closed_form_equals_schedule(config):
     assert_units_never_overlap(schedule)
     assert_dependencies_hold(schedule)
     assert np.all(np.diff(schedule.layer) >= 0)  # emitted layer by layer (the views rely on it)
+    for layer in range(len(config.layers)):  # where each sample enters each layer
+        for sample in range(config.samples):
+            pick = (schedule.layer == layer) & (schedule.sample == sample)
+            assert schedule.sample_layer_start[layer, sample] == schedule.start[pick].min()
 
 
 @settings(max_examples=60, deadline=None)

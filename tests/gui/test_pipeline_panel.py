@@ -135,6 +135,21 @@ def test_next_layer_marker(panel):
     assert panel.current_state.layers == (1,)
 
 
+def test_stream_markers_stop_where_samples_enter_layers(panel):
+    panel.fields["samples"].setValue(3)
+    settle(panel, panel.recompute())
+    # 10-8-6-5, no overlap: layers of 101, 81, 61 cycles, a sample every 101 cycles
+    starts = [0, 101, 182, 202, 283, 303, 384]
+    panel.player.go_to_start()
+    for expected in starts[1:]:
+        panel.player.jump_to_next_marker()
+        assert panel.player.frame == expected
+    panel.player.set_frame(200)
+    # sample 2 is in layer 1 (101–202), sample 1 in layer 3 (182–243)
+    assert panel.current_state.pairs == ((0, 1), (2, 0))
+    assert "L1·sample 2" in panel.cycle_label.text()
+
+
 def test_big_mlp_is_aggregated(panel):
     settle(panel, panel.set_widths((784, 1024, 1024, 10)))
     assert panel.player.frame_count == 28_323
