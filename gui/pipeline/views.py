@@ -46,7 +46,7 @@ class MlpDrawingWidget(QWidget):
     def _positions(self):
         w, h = self.width(), self.height()
         columns = len(self.widths)
-        margin_x, top, bottom = 36, 8, 30
+        margin_x, top, bottom = 40, 8, 36
         xs = [margin_x + (w - 2 * margin_x) * (k / max(columns - 1, 1)) for k in range(columns)]
         out = []
         for x, width in zip(xs, self.widths):
@@ -90,9 +90,10 @@ class MlpDrawingWidget(QWidget):
         painter.setFont(font)
         for k, column in enumerate(points):
             width = self.widths[k]
-            text = f"{width:,}" if width <= shown(width) else f"{width:,} ÷{len(column)}"
+            text = f"{width:,}" if width <= len(column) else f"{width:,}\n({len(column)} groups)"
             x = column[0].x()
-            painter.drawText(QRectF(x - 40, self.height() - 24, 80, 20), Qt.AlignCenter, text)
+            painter.drawText(QRectF(x - 45, self.height() - 32, 90, 30),
+                             Qt.AlignHCenter | Qt.AlignTop, text)
 
 
 class GanttWidget(QWidget):
