@@ -95,6 +95,11 @@ class MainWindow(QMainWindow):
         self.workspace_bar.setTabEnabled(index, True)
         self.workspace_bar.setTabToolTip(index, "Buffer-level dataflows (ws/is/os/rs) and the "
                                                 "systolic array, animated")
+        self.pipeline_panel = None  # built on first use, like the Dataflow lab
+        index = WORKSPACES.index("Pipeline")
+        self.workspace_bar.setTabEnabled(index, True)
+        self.workspace_bar.setTabToolTip(index, "Cycles of an MLP on per-neuron units and NFU "
+                                                "variants, animated as a Gantt chart")
 
     def ensure_dataflow_panel(self):
         if self.dataflow_panel is None:
@@ -104,6 +109,15 @@ class MainWindow(QMainWindow):
             self.workspace_pages["Dataflow"] = self.dataflow_panel
             self.workspaces.addWidget(self.dataflow_panel)
         return self.dataflow_panel
+
+    def ensure_pipeline_panel(self):
+        if self.pipeline_panel is None:
+            from gui.pipeline import PipelinePanel
+            self.pipeline_panel = PipelinePanel(lambda: self.document.analysis)
+            self.pipeline_panel.sig_message.connect(self.show_message)
+            self.workspace_pages["Pipeline"] = self.pipeline_panel
+            self.workspaces.addWidget(self.pipeline_panel)
+        return self.pipeline_panel
 
     def current_network(self):
         return self.document.network
@@ -120,6 +134,7 @@ class MainWindow(QMainWindow):
         """Switch the central page; the editor's docks belong to the Design workspace."""
         name = WORKSPACES[index]
         page = self.ensure_dataflow_panel() if name == "Dataflow" else \
+            self.ensure_pipeline_panel() if name == "Pipeline" else \
             self.workspace_pages.get(name)
         if page is None:
             return
@@ -312,6 +327,9 @@ class MainWindow(QMainWindow):
         dataflow = menu.addAction("Open in Dataflow lab", lambda: self.open_in_dataflow(name))
         dataflow.setEnabled(self.dataflow_layer(name) is not None)
         dataflow.setToolTip("Simulate this convolution's buffer accesses")
+        pipeline = menu.addAction("Open in Pipeline lab", lambda: self.open_in_pipeline(name))
+        pipeline.setEnabled(self.pipeline_chain(name) is not None)
+        pipeline.setToolTip("Cycles of this chain of Linear layers on MLP hardware")
         solver = menu.addAction("Conv solver…", self.open_solver)
         solver.setEnabled(self.document.network.nodes[name].type in (
             "Conv2d", "MaxPool2d", "AvgPool2d", "DepthwiseSeparableConv2d"))
@@ -342,6 +360,29 @@ class MainWindow(QMainWindow):
             return False
         self.ensure_dataflow_panel().set_layer(**layer)
         self.show_workspace(WORKSPACES.index("Dataflow"))
+        return True
+
+    def pipeline_chain(self, name: str):
+        """(widths, names) of the Linear chain through node ``name``, or None."""
+        from core.common.errors import InputError
+        from gui.pipeline.design_chain import linear_chain
+        node = self.document.network.nodes.get(name)
+        if node is None or node.type != "Linear":
+            return None
+        try:
+            return linear_chain(self.document.analysis, name)
+        except InputError:
+            return None
+
+    def open_in_pipeline(self, name: str) -> bool:
+        chain = self.pipeline_chain(name)
+        if chain is None:
+            self.show_message(f"{name} cannot be opened in the Pipeline lab (it takes a valid "
+                              f"Linear layer)")
+            return False
+        widths, names = chain
+        self.ensure_pipeline_panel().set_widths(widths, "From the design: " + " → ".join(names))
+        self.show_workspace(WORKSPACES.index("Pipeline"))
         return True
 
     def show_message(self, text: str) -> None:
@@ -670,6 +711,8 @@ class MainWindow(QMainWindow):
         self.training_panel.shutdown()  # stop and join a running training thread
         if self.dataflow_panel is not None:
             self.dataflow_panel.shutdown()
+        if self.pipeline_panel is not None:
+            self.pipeline_panel.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosave_timer.stop()

@@ -21,11 +21,12 @@ CORE_ALLOWED = {
     "common": set(),
     "graph": {"common"},
     "dataflow": {"common"},
+    "pipeline": {"common"},
     "torchbridge": {"common", "graph"},
     "training": {"common", "graph", "torchbridge"},
-    "cli": {"common", "graph", "dataflow", "torchbridge", "training"},
+    "cli": {"common", "graph", "dataflow", "pipeline", "torchbridge", "training"},
 }
-GUI_WORKSPACES = {"design", "training", "dataflow"}
+GUI_WORKSPACES = {"design", "training", "dataflow", "pipeline"}
 
 
 def module_name(path: Path) -> str:
