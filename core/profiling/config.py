@@ -26,8 +26,9 @@ DEFAULT_BATCHES = (1, 8, 32)
 class ProfileConfig:
     """One profile: the batches to time, how long, where, and what else to measure.
 
-    ``repeats`` and ``budget_s`` bound each measurement (the first reached ends it; at
-    least one timed run is always made). ``threads`` None keeps torch's current count.
+    ``warmup`` untimed runs come first; then ``repeats`` and ``budget_s`` (seconds of
+    timed runs) bound each measurement: the first reached ends it, and at least one timed
+    run is always made. ``threads`` None keeps torch's current count.
     ``layer_batch`` None times the layers at the largest batch. ``gemm_size`` and
     ``copy_mib`` size the machine-peak kernels (None: the device's default).
     """

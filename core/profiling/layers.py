@@ -48,9 +48,8 @@ def time_layers(model, run: Callable[[], object], warmup: int, repeats: int, bud
     samples: dict[str, list[float]] = {}
     totals: list[float] = []
     try:
-        start = time.perf_counter()
-        warm_left = warmup
-        while len(totals) < repeats:
+        deadline = None
+        for i in range(warmup + repeats):
             if should_stop():
                 return None
             current.clear()
@@ -58,13 +57,13 @@ def time_layers(model, run: Callable[[], object], warmup: int, repeats: int, bud
             run()
             sync()
             t1 = time.perf_counter()
-            if warm_left > 0:  # a spent budget ends the warm-up, not the measurement
-                warm_left = 0 if t1 - start > budget_s else warm_left - 1
+            if i < warmup:
                 continue
+            deadline = deadline or t0 + budget_s
             totals.append(t1 - t0)
             for name, seconds in current.items():
                 samples.setdefault(name, []).append(seconds)
-            if t1 - start > budget_s:
+            if t1 >= deadline:
                 break
     finally:
         for handle in handles:

@@ -307,8 +307,10 @@ def _analyses(network: Network, config: ProfileConfig) -> dict[int, Analysis]:
 def _check_memory(analyses: dict[int, Analysis], config: ProfileConfig) -> None:
     """Refuse a batch whose predicted memory is over the stated limit, before allocating."""
     limit = config.memory_limit_gib * GIB
-    for batch, analysis in analyses.items():
-        memory = analysis.memory
+    measured = set(config.batches) | ({config.chosen_layer_batch} if config.times_layers
+                                      else set())
+    for batch in sorted(measured):
+        memory = analyses[batch].memory
         need = memory.training if config.mode == "training" else memory.inference
         if need > limit:
             raise InputError(f"batch {batch} needs about {need / GIB:,.1f} GiB by the engine's "

@@ -1,4 +1,5 @@
-"""Timing one callable: warm-up runs, then timed runs until a count or a time budget,
+"""Timing one callable: warm-up runs (all of them: the first runs pay for allocation and
+kernel selection), then timed runs until a count or a time budget,
 summarised as the median and the inter-quartile range (DESIGN, Profiling).
 
 ``sync`` is called after every run before the clock is read (torch.cuda.synchronize on a
@@ -54,17 +55,14 @@ def measure(run: Callable[[], object], warmup: int, repeats: int, budget_s: floa
             sync: Callable[[], object] = lambda: None,
             should_stop: Callable[[], bool] = never) -> Timing | None:
     """Time ``run``: ``warmup`` untimed runs, then up to ``repeats`` timed ones while the
-    budget (seconds, warm-up included) lasts, at least one. None when stopped."""
-    start = time.perf_counter()
+    budget (seconds of timed runs) lasts, at least one. None when stopped."""
     for _ in range(warmup):
         if should_stop():
             return None
         run()
         sync()
-        if time.perf_counter() - start > budget_s:
-            break
     samples: list[float] = []
-    deadline = start + budget_s
+    deadline = time.perf_counter() + budget_s
     while len(samples) < repeats:
         if should_stop():
             return None
