@@ -94,6 +94,11 @@ class MainWindow(QMainWindow):
         self.workspace_bar.setTabEnabled(index, True)
         self.workspace_bar.setTabToolTip(index, "Buffer-level dataflows (ws/is/os/rs) and the "
                                                 "systolic array, animated")
+        self.profiling_panel = None  # built on first use, as the Dataflow lab
+        index = WORKSPACES.index("Profiling")
+        self.workspace_bar.setTabEnabled(index, True)
+        self.workspace_bar.setTabToolTip(index, "Latency and throughput against batch size, "
+                                                "per-layer time and a measured roofline")
 
     def ensure_dataflow_panel(self):
         if self.dataflow_panel is None:
@@ -103,6 +108,14 @@ class MainWindow(QMainWindow):
             self.workspace_pages["Dataflow"] = self.dataflow_panel
             self.workspaces.addWidget(self.dataflow_panel)
         return self.dataflow_panel
+
+    def ensure_profiling_panel(self):
+        if self.profiling_panel is None:
+            from gui.profiling import ProfilingPanel
+            self.profiling_panel = ProfilingPanel(self.current_network)
+            self.workspace_pages["Profiling"] = self.profiling_panel
+            self.workspaces.addWidget(self.profiling_panel)
+        return self.profiling_panel
 
     def current_network(self):
         return self.document.network
@@ -119,6 +132,7 @@ class MainWindow(QMainWindow):
         """Switch the central page; the editor's docks belong to the Design workspace."""
         name = WORKSPACES[index]
         page = self.ensure_dataflow_panel() if name == "Dataflow" else \
+            self.ensure_profiling_panel() if name == "Profiling" else \
             self.workspace_pages.get(name)
         if page is None:
             return
@@ -652,6 +666,8 @@ class MainWindow(QMainWindow):
         self.training_panel.shutdown()  # stop and join a running training thread
         if self.dataflow_panel is not None:
             self.dataflow_panel.shutdown()
+        if self.profiling_panel is not None:
+            self.profiling_panel.shutdown()  # stop and join a running profile
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosave_timer.stop()

@@ -48,7 +48,10 @@ def register(subparsers) -> None:
                    help="time one training step (forward + backward + SGD step) instead of "
                         "inference")
     p.add_argument("--per-layer", action="store_true",
-                   help="per-layer forward times at the largest batch (and peak memory)")
+                   help="per-layer forward times at the largest batch")
+    p.add_argument("--memory", action="store_true",
+                   help="measured peak memory of one forward at the layer batch (CUDA: max "
+                        "allocated; CPU: the torch profiler's memory records)")
     p.add_argument("--roofline", action="store_true",
                    help="measure the machine's peaks and predict every layer's time")
     p.add_argument("--layer-batch", type=int, default=None,
@@ -66,7 +69,7 @@ def config_from_args(args: argparse.Namespace) -> ProfileConfig:
                          warmup=args.warmup, budget_s=args.budget, device=args.device,
                          threads=args.threads, precision=args.precision,
                          mode="training" if args.training else "inference",
-                         per_layer=args.per_layer, roofline=args.roofline,
+                         per_layer=args.per_layer, roofline=args.roofline, memory=args.memory,
                          layer_batch=args.layer_batch, memory_limit_gib=args.memory_limit)
 
 

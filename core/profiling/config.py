@@ -29,7 +29,9 @@ class ProfileConfig:
     ``warmup`` untimed runs come first; then ``repeats`` and ``budget_s`` (seconds of
     timed runs) bound each measurement: the first reached ends it, and at least one timed
     run is always made. ``threads`` None keeps torch's current count.
-    ``layer_batch`` None times the layers at the largest batch. ``gemm_size`` and
+    ``layer_batch`` None times the layers at the largest batch; ``memory`` measures the
+    peak memory of one forward there (on a CPU through the torch profiler, which costs a
+    few seconds the first time). ``gemm_size`` and
     ``copy_mib`` size the machine-peak kernels (None: the device's default).
     """
 
@@ -44,6 +46,7 @@ class ProfileConfig:
     per_layer: bool = False
     roofline: bool = False
     layer_batch: int | None = None
+    memory: bool = False  # measured peak memory of a forward at the layer batch
     memory_limit_gib: float = DEFAULT_MEMORY_LIMIT_GIB
     gemm_size: int | None = None
     copy_mib: int | None = None
@@ -83,8 +86,9 @@ class ProfileConfig:
 
     @property
     def times_layers(self) -> bool:
-        """Per-layer times are needed for the per-layer table and for the roofline."""
-        return self.per_layer or self.roofline
+        """Per-layer times are needed for the per-layer table and for the roofline (and
+        the layer batch for the memory measurement)."""
+        return self.per_layer or self.roofline or self.memory
 
     @property
     def chosen_layer_batch(self) -> int:

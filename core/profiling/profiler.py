@@ -233,7 +233,7 @@ def _measure_layers(model, analyses, config, result, sync, should_stop, step):
             result.whole_ms = whole.median_ms
         else:
             result.whole_ms = measured.latency_ms
-        if config.per_layer:
+        if config.memory:
             from core.profiling.memory import peak_memory_bytes
             result.measured_memory_bytes = peak_memory_bytes(model, inputs, run, config.device)
     result.layer_batch, result.layer_times = batch, times

@@ -71,7 +71,7 @@ def as_json(result) -> dict:
         out["memory_bandwidth_bytes_per_s"] = result.peaks.bandwidth
         out["ridge_flops_per_byte"] = result.peaks.ridge
         out["peak_method"] = result.peaks.method
-    if result.config.times_layers and result.layer_times is not None:
+    if (result.config.per_layer or result.config.roofline) and result.layer_times is not None:
         out["layer_batch"] = result.layer_batch
         out["layers"] = [{"name": l.name, "type": l.cost.type, "group": l.cost.group,
                           "gemm": l.cost.gemm, "macs": l.cost.macs, "flops": l.cost.flops,

@@ -138,7 +138,7 @@ def test_training_mode_profiles_a_step():
 @pytest.fixture(scope="module")
 def lenet_profile():
     return run_to_end(profile(load_preset("lenet5"), tiny(batches=(1, 8), per_layer=True,
-                                                          roofline=True)))
+                                                          roofline=True, memory=True)))
 
 
 def test_layers_are_the_engine_rows(lenet_profile):

@@ -23,7 +23,7 @@ def run(capsys, *args):
 
 def test_json_has_the_documented_keys(capsys):
     code, out, _ = run(capsys, "mlp", "--batches", "1,4", "--per-layer", "--roofline",
-                       "--format", "json", *FAST)
+                       "--memory", "--format", "json", *FAST)
     assert code == 0
     doc = json.loads(out)
     assert TOP_KEYS | {"peak_flops", "memory_bandwidth_bytes_per_s", "layers"} <= set(doc)
@@ -33,6 +33,7 @@ def test_json_has_the_documented_keys(capsys):
         assert b["throughput_per_s"] == b["batch"] / (b["latency_ms"] / 1e3)
     assert doc["layers"] and all(LAYER_KEYS <= set(l) for l in doc["layers"])
     assert (doc["model"], doc["device"], doc["threads"]) == ("mlp", "cpu", 1)
+    assert doc["measured_memory_bytes"] > 0 and doc["predicted_memory_bytes"] > 0
 
 
 def test_json_without_layers_or_machine(capsys):
