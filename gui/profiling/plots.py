@@ -25,9 +25,25 @@ GROUP_COLORS = {"GEMM": (31, 119, 180), "conv": (255, 127, 14), "attention": (14
 HOVER_RADIUS_PX = 14
 
 
-def styled_plot(title: str, x_label: str, y_label: str) -> pg.PlotWidget:
+class DecadeAxis(pg.AxisItem):
+    """A log axis that labels only the powers of ten (pyqtgraph also labels the minor
+    ticks between them, which then overlap)."""
+
+    def logTickStrings(self, values, scale, spacing):
+        return [decade_text(v) if abs(v - round(v)) < 1e-9 else "" for v in values]
+
+
+def decade_text(exponent: float) -> str:
+    """10**exponent as '0.01', '1', '1000' or '1e9'."""
+    e = int(round(exponent))
+    return f"{10.0 ** e:g}" if -3 <= e <= 4 else f"1e{e}"
+
+
+def styled_plot(title: str, x_label: str, y_label: str, log_axes: bool = False
+                ) -> pg.PlotWidget:
     """A white plot with black axes, a light grid and plain (un-prefixed) numbers."""
-    plot = pg.PlotWidget(background="w")
+    axes = {"bottom": DecadeAxis("bottom"), "left": DecadeAxis("left")} if log_axes else {}
+    plot = pg.PlotWidget(background="w", axisItems=axes)
     plot.setTitle(title, color="k", size="10pt")
     plot.setLabel("bottom", x_label)
     plot.setLabel("left", y_label)
@@ -89,6 +105,7 @@ class BatchPlots(QWidget):
         layout.addWidget(self.latency)
         layout.addWidget(self.throughput)
         self.rows: list = []
+        self.log_x = False
 
     def reset(self) -> None:
         self.rows = []
@@ -99,9 +116,18 @@ class BatchPlots(QWidget):
         self._redraw()
 
     def set_log_x(self, log: bool) -> None:
+        self.log_x = log
         for plot in (self.latency, self.throughput):
             plot.setLogMode(x=log, y=False)
             plot.enableAutoRange()
+        self._set_batch_ticks()
+
+    def _set_batch_ticks(self) -> None:
+        """On a log axis, label the measured batch sizes themselves."""
+        ticks = [[(math.log10(r.batch), str(r.batch)) for r in self.rows]] \
+            if self.log_x and self.rows else None
+        for plot in (self.latency, self.throughput):
+            plot.getAxis("bottom").setTicks(ticks)
 
     def _redraw(self) -> None:
         rows = sorted(self.rows, key=lambda r: r.batch)
@@ -117,6 +143,7 @@ class BatchPlots(QWidget):
         self.predicted_curve.setData([float(r.batch) for r in predicted],
                                      [r.predicted_ms for r in predicted])
         self.throughput_curve.setData(xs, [r.throughput_per_s for r in rows])
+        self._set_batch_ticks()
 
     def export_image(self, path: str) -> None:
         save_widget_image(self, path, "MLSys Studio latency and throughput")
@@ -131,7 +158,7 @@ class RooflinePlot(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.plot = styled_plot("Roofline (measured layers)", "arithmetic intensity (FLOP/byte)",
-                                "attained FLOP/s")
+                                "attained FLOP/s", log_axes=True)
         self.plot.setLogMode(x=True, y=True)
         self.plot.addLegend(offset=(-10, -10), labelTextColor="k",
                             brush=(255, 255, 255, 200))
