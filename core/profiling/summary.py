@@ -17,6 +17,11 @@ def fraction_text(ratio: float) -> str:
     return f"{ratio:.1f}×"
 
 
+def ms(value: float) -> str:
+    """Milliseconds in three significant figures without exponents: 0.0913, 5.84, 1,430."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def summary_lines(result) -> list[str]:
     lines = batch_lines(result)
     lines += layer_lines(result)
@@ -38,17 +43,19 @@ def batch_lines(result) -> list[str]:
     what = "an item" if result.mode == "inference" else "an item's training"
     best = max(rows, key=lambda b: b.throughput_per_s)
     out = [f"Highest throughput: {best.throughput_per_s:,.1f} items/s at batch {best.batch} "
-           f"({best.latency_ms:,.3g} ms per batch, median of {best.timing.count})."]
+           f"({ms(best.latency_ms)} ms per batch, median of {best.timing.count})."]
     small = rows[0]
     other = best if best.batch != small.batch else rows[-1]
     if other.batch != small.batch:
         per_item = other.per_item_ms / small.per_item_ms
         wait = other.latency_ms / small.latency_ms
+        how = (f"processes {what} in {fraction_text(per_item)} of" if per_item < 1 else
+               f"takes {per_item:,.1f}× as long for {what} as")
         verdict = "but each batch waits" if per_item < 1 else "and each batch waits"
-        out.append(f"Batch {other.batch} processes {what} in {fraction_text(per_item)} of "
-                   f"batch {small.batch}'s time per item ({other.per_item_ms:,.3g} ms against "
-                   f"{small.per_item_ms:,.3g} ms), {verdict} {wait:,.1f}× longer "
-                   f"({other.latency_ms:,.3g} ms against {small.latency_ms:,.3g} ms).")
+        out.append(f"Batch {other.batch} {how} batch {small.batch} ({ms(other.per_item_ms)} "
+                   f"ms per item against {ms(small.per_item_ms)} ms), {verdict} "
+                   f"{wait:,.1f}× longer ({ms(other.latency_ms)} ms against "
+                   f"{ms(small.latency_ms)} ms).")
         if per_item >= 1:
             out.append(f"A bigger batch does not improve the time per item on "
                        f"{result.device} with {result.threads} thread(s).")
@@ -67,12 +74,12 @@ def layer_lines(result) -> list[str]:
     shares = ", ".join(f"{g} {s:.0%}" for g, s in
                        sorted(group_shares(result.layers).items(), key=lambda kv: -kv[1]))
     out = [f"At batch {result.layer_batch} the slowest layer is {slowest.name} "
-           f"({slowest.cost.type}, {slowest.measured_ms:,.3g} ms, {slowest.share:.0%} of the "
+           f"({slowest.cost.type}, {ms(slowest.measured_ms)} ms, {slowest.share:.0%} of the "
            f"layers' time). By layer type: {shares}.",
            f"The per-layer times add up to {times.layer_sum_ms / times.hooked_ms:.0%} of a "
-           f"hooked pass ({times.layer_sum_ms:,.3g} of {times.hooked_ms:,.3g} ms); the rest "
+           f"hooked pass ({ms(times.layer_sum_ms)} of {ms(times.hooked_ms)} ms); the rest "
            f"is the graph's Python between layers and the hooks' cost."
-           + (f" Without hooks a pass takes {result.whole_ms:,.3g} ms." if result.whole_ms
+           + (f" Without hooks a pass takes {ms(result.whole_ms)} ms." if result.whole_ms
               else "")]
     return out
 
@@ -91,7 +98,7 @@ def roofline_lines(result) -> list[str]:
         measured = sum(l.measured_ms for l in result.layers if l.measured_ms)
         out.append(f"{memory_bound} of {len(counted)} layers with arithmetic sit below the "
                    f"ridge (memory-bound by the roofline). Summed over layers the roofline "
-                   f"predicts {predicted:,.3g} ms against {measured:,.3g} ms measured: the "
+                   f"predicts {ms(predicted)} ms against {ms(measured)} ms measured: the "
                    f"model runs at {predicted / measured:.0%} of its roofline speed.")
     return out
 

@@ -228,3 +228,35 @@ def test_measured_memory_holds_at_least_the_weights_and_inputs(lenet_profile):
 def test_events_of_a_full_profile_in_order():
     kinds = [type(e) for e in profile(load_preset("mlp"), tiny(batches=(1,), roofline=True))]
     assert kinds == [Started, PeaksMeasured, BatchMeasured, LayersMeasured, Finished]
+
+
+# -- the summary in words -------------------------------------------------------------
+def synthetic(latencies_s: dict[int, float]):
+    from core.profiling.profiler import BatchResult, ProfileResult
+    result = ProfileResult("net", ProfileConfig(batches=tuple(latencies_s)), "cpu", 4, 1, 1)
+    result.batches = [BatchResult(b, Timing((s,))) for b, s in latencies_s.items()]
+    return result
+
+
+def test_summary_answers_the_batch_question_from_the_numbers():
+    from core.profiling.summary import batch_lines
+    text = " ".join(batch_lines(synthetic({1: 0.001, 64: 0.007})))
+    # per image: 7/64 ms against 1 ms = 1/9; each batch waits 7× longer
+    assert "at batch 64" in text and "processes an item in 1/9 of batch 1 " in text
+    assert "waits 7.0× longer" in text
+
+
+def test_summary_says_when_a_bigger_batch_does_not_help():
+    from core.profiling.summary import batch_lines
+    text = " ".join(batch_lines(synthetic({1: 0.002, 8: 0.010, 32: 0.050})))
+    assert "Highest throughput: 800.0 items/s at batch 8" in text
+    assert "Beyond batch 8 throughput falls: batch 32 reaches 640.0 items/s" in text
+    text = " ".join(batch_lines(synthetic({1: 0.001, 4: 0.005})))
+    assert "Batch 4 takes 1.2× as long for an item as batch 1" in text
+    assert "does not improve the time per item" in text
+
+
+@pytest.mark.parametrize("ratio, text", [(1 / 9, "1/9"), (0.7, "70%"), (1.3, "1.3×")])
+def test_fraction_text(ratio, text):
+    from core.profiling.summary import fraction_text
+    assert fraction_text(ratio) == text
