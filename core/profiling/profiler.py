@@ -78,6 +78,7 @@ class ProfileResult:
     measured_memory_bytes: int | None = None  # at the layer batch
     predicted_memory_bytes: int | None = None
     message: str = ""
+    network: Network | None = None  # what was profiled (for ONNX export)
 
     @property
     def mode(self) -> str:
@@ -172,7 +173,7 @@ def _run(network, model, analyses, config, should_stop):
     import torch
     first = analyses[1]
     result = ProfileResult(network.name, config, config.device, torch.get_num_threads(),
-                           first.totals.params, first.totals.macs)
+                           first.totals.params, first.totals.macs, network=network)
     yield Started(network.name, config.device, result.threads, config.steps, result.params)
     step = 0
     sync = device_sync(config.device)

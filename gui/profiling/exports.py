@@ -1,6 +1,6 @@
 """The Profiling workspace's Export menu: the batch, per-layer and layer-type tables
-(CSV/Markdown/LaTeX), the latency/throughput plots and the roofline (PNG/SVG), and the
-summary (text).
+(CSV/Markdown/LaTeX), the latency/throughput plots and the roofline (PNG/SVG), the
+summary (text), the profiled model as ONNX and "Open in Netron" when netron is installed.
 
 Each action takes an optional path (tests pass one; the menu asks with a save dialog).
 Results and problems go to the panel's status line, never to a modal box.
@@ -8,13 +8,29 @@ Results and problems go to the panel's status line, never to a modal box.
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu
 
+from core.common.errors import MlsysError
+
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
+
+
+def netron_available() -> bool:
+    return importlib.util.find_spec("netron") is not None
+
+
+def export_onnx(network, path):
+    """core.profiling.onnx_export.export_onnx (a name here, so tests can stand in)."""
+    from core.profiling.onnx_export import export_onnx as export
+    return export(network, path)
 
 
 class ProfilingExports(QObject):
@@ -36,6 +52,14 @@ class ProfilingExports(QObject):
         menu.addAction("Roofline as SVG…", lambda: self.export_roofline(None, ".svg"))
         menu.addSeparator()
         menu.addAction("Summary as text…", self.export_summary)
+        menu.addSeparator()
+        menu.addAction("Profiled model as ONNX…", self.export_onnx)
+        self.netron_action = menu.addAction("Open the profiled model in Netron",
+                                            self.open_in_netron)
+        if not netron_available():
+            self.netron_action.setEnabled(False)
+            self.netron_action.setText("Open in Netron (install the netron package)")
+        self.netron_process: subprocess.Popen | None = None
 
     # -- helpers -----------------------------------------------------------------------
     def _ask(self, title: str, name: str, filters: str) -> tuple[str, str]:
@@ -44,9 +68,9 @@ class ProfilingExports(QObject):
     def _write(self, path, writer: Callable[[Path], object], what: str) -> str | None:
         try:
             writer(Path(path))
-        except OSError as exc:
-            self.panel.set_status(f"Cannot write {what} {path}: {exc.strerror or exc}",
-                                  error=True)
+        except (OSError, MlsysError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            self.panel.set_status(f"Cannot write {what} {path}: {reason}", error=True)
             return None
         self.panel.set_status(f"Wrote {what} {path}")
         return str(path)
@@ -126,3 +150,34 @@ class ProfilingExports(QObject):
             return None
         text = self.panel.summary.toPlainText() + "\n"
         return self._write(path, lambda p: p.write_text(text, encoding="utf-8"), "summary")
+
+    @Slot()
+    def export_onnx(self, path: str | None = None) -> str | None:
+        """The profiled model (random weights, batch dynamic) as ONNX."""
+        result = self._result()
+        if result is None or result.network is None:
+            return None
+        path = path or self._ask("Export ONNX", f"{result.model}.onnx", "ONNX (*.onnx)")[0]
+        if not path:
+            return None
+        self.panel.set_status(f"Exporting {result.model} to ONNX…")
+        return self._write(path, lambda p: export_onnx(result.network, p), "ONNX")
+
+    @Slot()
+    def open_in_netron(self) -> bool:
+        """Export to a temporary ONNX file and open it with netron in its own process."""
+        if not netron_available():
+            self.panel.set_status("Netron is not installed: `pip install netron`.",
+                                  error=True)
+            return False
+        result = self._result()
+        if result is None:
+            return False
+        folder = Path(tempfile.mkdtemp(prefix="mlsys-netron-"))
+        path = self.export_onnx(str(folder / f"{result.model}.onnx"))
+        if path is None:
+            return False
+        self.netron_process = subprocess.Popen([sys.executable, "-m", "netron", path])
+        self.panel.set_status(f"Opened {path} in Netron (it serves the graph to your "
+                              f"browser).")
+        return True

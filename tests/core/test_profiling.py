@@ -260,3 +260,15 @@ def test_summary_says_when_a_bigger_batch_does_not_help():
 def test_fraction_text(ratio, text):
     from core.profiling.summary import fraction_text
     assert fraction_text(ratio) == text
+
+
+def test_onnx_export_has_a_dynamic_batch(tmp_path):
+    from core.profiling.onnx_export import export_onnx, onnx_missing
+    if onnx_missing():
+        pytest.skip("onnx/onnxscript not installed")
+    import onnx
+    path = export_onnx(load_preset("mlp"), tmp_path / "mlp.onnx")
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param and [d.dim_value for d in dims[1:]] == [1, 28, 28]

@@ -124,3 +124,21 @@ def test_main_window_builds_the_tab_on_first_use(window):
     window.show_workspace(index)
     assert window.profiling_panel is not None
     assert window.workspaces.currentWidget() is window.profiling_panel
+
+
+def test_onnx_and_netron_export_the_profiled_network(qtbot, profiling, tmp_path, monkeypatch):
+    from gui.profiling import exports
+    assert profiling.exports.export_onnx(str(tmp_path / "none.onnx")) is None  # no run yet
+    written = []
+    monkeypatch.setattr(exports, "export_onnx", lambda network, p: (
+        written.append(network.name), p.write_bytes(b"onnx")))
+    monkeypatch.setattr(exports, "netron_available", lambda: True)
+    launched = []
+    monkeypatch.setattr(exports.subprocess, "Popen", lambda args: launched.append(args))
+    profiling.per_layer.setChecked(False)
+    profiling.roofline_box.setChecked(False)
+    run_to_end(qtbot, profiling)
+    assert profiling.exports.export_onnx(str(tmp_path / "m.onnx"))
+    assert written == ["lenet5"] and (tmp_path / "m.onnx").read_bytes() == b"onnx"
+    assert profiling.exports.open_in_netron()
+    assert launched[0][1:3] == ["-m", "netron"] and launched[0][3].endswith("lenet5.onnx")
