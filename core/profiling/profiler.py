@@ -188,7 +188,7 @@ def _run(network, model, analyses, config, should_stop):
             yield PeaksMeasured(result.peaks, step, config.steps)
         for batch in config.batches:
             inputs = _inputs(model, batch, config)
-            timing = _time_model(model, inputs, config, sync, should_stop)
+            timing = time_model(model, inputs, config, sync, should_stop)
             if timing is None:
                 yield _stopped(result)
                 return
@@ -245,7 +245,7 @@ def _measure_layers(model, analyses, config, result, sync, should_stop, step):
     return True
 
 
-def _time_model(model, inputs, config, sync, should_stop) -> Timing | None:
+def time_model(model, inputs, config, sync, should_stop) -> Timing | None:
     """Median-ready timings of one inference (or one training step) at this batch."""
     import torch
     if config.mode == "inference":
