@@ -450,9 +450,20 @@ class ProfilingPanel(QWidget):
         self._show_batches(result)
         if result.layers:
             fill_table(self.layer_view, layer_table(result))
+            self._add_formulas(result.layers)
             fill_table(self.group_view, group_table(result))
             self.roofline.set_profile(result.layers, result.peaks)
         self.summary.setPlainText("\n\n".join(summary_lines(result)))
+
+    def _add_formulas(self, layers) -> None:
+        """The engine's formula behind each layer's MACs, as the MACs cell's tooltip."""
+        from core.profiling.report import LAYER_HEADERS
+        column = LAYER_HEADERS.index("MACs")
+        formulas = {l.name: l.cost.formula for l in layers}
+        for row in range(self.layer_view.rowCount()):
+            name = self.layer_view.item(row, 0).text()
+            if formulas.get(name):
+                self.layer_view.item(row, column).setToolTip(formulas[name])
 
     @Slot(str)
     def on_error(self, message: str) -> None:

@@ -52,6 +52,12 @@ def test_tiny_profile_fills_plots_tables_roofline_and_summary(qtbot, profiling, 
     plotted = [l for l in result.layers if l.cost.flops]
     assert len(profiling.roofline.layers) == len(plotted)
     assert "batch 4" in profiling.summary.toPlainText()
+    macs = [profiling.layer_view.horizontalHeaderItem(c).text()
+            for c in range(profiling.layer_view.columnCount())].index("MACs")
+    conv1 = next(r for r in range(len(rows)) if profiling.layer_view.item(r, 0).text() == "conv1")
+    assert profiling.layer_view.item(conv1, macs).toolTip() == next(
+        l.cost.formula for l in result.layers if l.name == "conv1")
+    assert "Cout" in profiling.layer_view.item(conv1, macs).toolTip()
     assert profiling.progress.value() == profiling.progress.maximum()
 
     # hover and click on a roofline point select its row
