@@ -41,7 +41,7 @@ def main() -> None:
 
     from core.torchbridge.build import build_model
 
-    from core.profiling.machine import device_sync, torch_dtype  # noqa: F401
+    from core.profiling.machine import device_sync
     from core.profiling.profiler import time_model
 
     network = resolve_model(args.model)

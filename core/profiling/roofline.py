@@ -93,8 +93,8 @@ def gemm_shapes(r, batch: int) -> str:
         h = r.params["num_heads"]
         dk = d // h
         m = batch * s
-        return (f"4× ({m:,}×{d:,})·({d:,}×{d:,}); {batch * h:,}× ({s:,}×{dk:,})·({dk:,}×{s:,}) "
-                f"and ({s:,}×{s:,})·({s:,}×{dk:,})")
+        return (f"4× ({m:,}×{d:,})·({d:,}×{d:,}); {batch * h:,}× "
+                f"({s:,}×{dk:,})·({dk:,}×{s:,}) and ({s:,}×{s:,})·({s:,}×{dk:,})")
     return ""
 
 
