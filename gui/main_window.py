@@ -100,6 +100,11 @@ class MainWindow(QMainWindow):
         self.workspace_bar.setTabEnabled(index, True)
         self.workspace_bar.setTabToolTip(index, "Cycles of an MLP on per-neuron units and NFU "
                                                 "variants, animated as a Gantt chart")
+        self.profiling_panel = None  # built on first use, as the Dataflow lab
+        index = WORKSPACES.index("Profiling")
+        self.workspace_bar.setTabEnabled(index, True)
+        self.workspace_bar.setTabToolTip(index, "Latency and throughput against batch size, "
+                                                "per-layer time and a measured roofline")
 
     def ensure_dataflow_panel(self):
         if self.dataflow_panel is None:
@@ -119,6 +124,14 @@ class MainWindow(QMainWindow):
             self.workspaces.addWidget(self.pipeline_panel)
         return self.pipeline_panel
 
+    def ensure_profiling_panel(self):
+        if self.profiling_panel is None:
+            from gui.profiling import ProfilingPanel
+            self.profiling_panel = ProfilingPanel(self.current_network)
+            self.workspace_pages["Profiling"] = self.profiling_panel
+            self.workspaces.addWidget(self.profiling_panel)
+        return self.profiling_panel
+
     def current_network(self):
         return self.document.network
 
@@ -135,6 +148,7 @@ class MainWindow(QMainWindow):
         name = WORKSPACES[index]
         page = self.ensure_dataflow_panel() if name == "Dataflow" else \
             self.ensure_pipeline_panel() if name == "Pipeline" else \
+            self.ensure_profiling_panel() if name == "Profiling" else \
             self.workspace_pages.get(name)
         if page is None:
             return
@@ -713,6 +727,8 @@ class MainWindow(QMainWindow):
             self.dataflow_panel.shutdown()
         if self.pipeline_panel is not None:
             self.pipeline_panel.shutdown()
+        if self.profiling_panel is not None:
+            self.profiling_panel.shutdown()  # stop and join a running profile
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosave_timer.stop()

@@ -24,9 +24,10 @@ CORE_ALLOWED = {
     "pipeline": {"common"},
     "torchbridge": {"common", "graph"},
     "training": {"common", "graph", "torchbridge"},
-    "cli": {"common", "graph", "dataflow", "pipeline", "torchbridge", "training"},
+    "profiling": {"common", "graph", "torchbridge"},
+    "cli": {"common", "graph", "dataflow", "pipeline", "torchbridge", "training", "profiling"},
 }
-GUI_WORKSPACES = {"design", "training", "dataflow", "pipeline"}
+GUI_WORKSPACES = {"design", "training", "dataflow", "pipeline", "profiling"}
 
 
 def module_name(path: Path) -> str:
