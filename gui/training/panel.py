@@ -33,7 +33,7 @@ from gui.training.exports import TrainingExports
 from gui.training.gallery import MisclassifiedGallery
 from gui.training.history import HistoryTable
 from gui.training.plots import TrainingPlotsWidget
-from gui.training.worker import JOIN_TIMEOUT_MS, TrainingController
+from gui.widgets.worker import JOIN_TIMEOUT_MS, JobController
 
 PRESETS = ("lenet5", "lenet5-ds", "lenet5-classic", "mlp", "cnn")
 CURRENT_DESIGN = "current design"
@@ -153,8 +153,8 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.setToolTip("Train a network on MNIST and watch loss and accuracy live")
         self.document_provider = document_provider
-        self.controller = TrainingController(self)
-        self.downloader = TrainingController(self)
+        self.controller = JobController(self)
+        self.downloader = JobController(self)
         self.results: dict[int, RunResults] = {}  # RunRecord.index -> model, evaluation
         self._pending: dict | None = None  # settings of the run in progress
         self._last_status = ""
