@@ -23,9 +23,10 @@ CORE_ALLOWED = {
     "dataflow": {"common"},
     "torchbridge": {"common", "graph"},
     "training": {"common", "graph", "torchbridge"},
-    "cli": {"common", "graph", "dataflow", "torchbridge", "training"},
+    "transformer": {"common", "graph", "torchbridge"},
+    "cli": {"common", "graph", "dataflow", "torchbridge", "training", "transformer"},
 }
-GUI_WORKSPACES = {"design", "training", "dataflow"}
+GUI_WORKSPACES = {"design", "training", "dataflow", "transformer"}
 
 
 def module_name(path: Path) -> str:
