@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_groups():
     """Each command group's ``register(subparsers)``, in the order --help lists them."""
-    from core.cli import dataflow, design, experiment, train
-    return (design.register, train.register, dataflow.register, experiment.register)
+    from core.cli import dataflow, design, experiment, train, transformer
+    return (design.register, train.register, dataflow.register, experiment.register,
+            transformer.register)
 
 
 # ---------------------------------------------------------------------------------------

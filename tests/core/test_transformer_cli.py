@@ -1,0 +1,76 @@
+"""The ``transformer`` sub-command through the real entry point (core.cli.parser.main)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from core.cli.parser import main
+
+SMALL = ["--d-model", "32", "--heads", "4", "--src-len", "6", "--tgt-len", "5", "--vocab", "17",
+         "--batch", "2"]
+
+
+def run(argv, capsys):
+    status = main(["transformer", *argv])
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_json_has_the_issue_keys_and_matches_the_hooks(capsys):
+    from core.transformer.config import TransformerConfig
+    from core.transformer.hooks import measure_edges
+    status, out, _ = run([*SMALL, "--precision", "fp32", "--format", "json"], capsys)
+    assert status == 0
+    data = json.loads(out)
+    assert set(data) == {"config", "edges", "total_bits"}
+    assert data["config"]["ffn"] == 128 and data["config"]["batch"] == 2
+    assert set(data["edges"][0]) >= {"from", "to", "shape", "elements", "bits", "formula"}
+    assert data["total_bits"] == sum(e["bits"] for e in data["edges"])
+    measured, _ = measure_edges(TransformerConfig(**data["config"]))
+    assert sorted((e.src, e.dst, list(e.shape), e.elements, e.bits) for e in measured) == \
+        sorted((e["from"], e["to"], e["shape"], e["elements"], e["bits"]) for e in data["edges"])
+
+
+def test_sweep_json_grows_the_d_model_edges_linearly(capsys):
+    status, out, _ = run(["--sweep", "d_model=64,128,256", "--format", "json"], capsys)
+    assert status == 0
+    sweep = json.loads(out)["sweep"]
+    assert [s["d_model"] for s in sweep] == [64, 128, 256]
+    for point in sweep:
+        assert set(point) == {"d_model", "total_bits", "edges"}
+        first = point["edges"][0]
+        assert first["bits"] == 128 * point["d_model"] * 16
+        assert point["total_bits"] == sum(e["bits"] for e in point["edges"])
+
+
+def test_csv_and_table_agree(capsys):
+    _, out, _ = run([*SMALL, "--format", "csv"], capsys)
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0][:2] == ["from", "to"]
+    total = rows[-1]
+    assert total[0] == "total" and int(total[5]) == sum(int(r[5]) for r in rows[1:-1])
+    _, text, _ = run(SMALL, capsys)
+    assert f"{int(total[5]):,}" in text and "Korthikanti" in text and "KV cache" in text
+
+
+@pytest.mark.parametrize("fmt, marker", [("md", "| from |"), ("latex", r"\begin{tabular}")])
+def test_other_formats(capsys, fmt, marker):
+    status, out, _ = run([*SMALL, "--format", fmt], capsys)
+    assert status == 0 and marker in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--d-model", "250"], "not divisible by heads"),
+    (["--src-len", "0"], "src_len must be at least 1"),
+    (["--sweep", "d_model=64,100"], "not divisible by heads"),
+    (["--sweep", "width=3"], "--sweep"),
+    (["--precision", "fp8"], "invalid choice"),
+])
+def test_bad_configurations_exit_2_with_one_line(capsys, argv, words):
+    status, out, err = run(argv, capsys)
+    assert status == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and words in err
