@@ -95,8 +95,7 @@ def _sweep_output(name: str, configs, fmt: str) -> str:
 
 def summary_text(cfg: TransformerConfig, devices: int) -> str:
     """The table view: ledger, totals, crossover and the beyond-the-course figures."""
-    from core.transformer.memory import activation_terms, korthikanti_closed_form, kv_cache, \
-        tensor_parallel
+    from core.transformer.memory import beyond_table
     ledger = build_ledger(cfg)
     lines = [f"encoder-decoder: {cfg.encoder_layers}+{cfg.decoder_layers} layers, d_model "
              f"{cfg.d_model}, {cfg.heads} heads, ffn {cfg.ffn}, vocab {cfg.vocab}, s {cfg.src_len}, "
@@ -108,19 +107,5 @@ def summary_text(cfg: TransformerConfig, devices: int) -> str:
     for layer, bits in ledger.bits_by_layer().items():
         lines.append(f"  {layer:8} {bits:>16,}")
     lines += ["", "crossover: " + crossover(cfg).explain(), ""]
-    cache = kv_cache(cfg)
-    lines += [f"KV cache per generated token: {cache.per_token.explain()} bits",
-              f"KV cache after t tokens: self {cache.self_total.explain()}; cross "
-              f"{cache.cross_total.explain()}"]
-    terms = activation_terms(cfg)
-    lines.append("stored activations of one layer for 16-bit training (Korthikanti et al. "
-                 "2022), bytes:")
-    for term in terms:
-        lines.append(f"  {term.name:32} {term.formula.explain()}")
-    lines.append(f"  {'total':32} s·b·h·(34 + 5·a·s/h) = {float(korthikanti_closed_form(cfg)):,.0f}"
-                 + ("" if cfg.ffn == 4 * cfg.d_model else
-                    f" with f = 4h; with f = {cfg.ffn}: {sum(t.formula.value for t in terms):,}"))
-    tp = tensor_parallel(cfg, devices)
-    lines.append(f"tensor-parallel traffic per device, t = {devices}, {tp.allreduces_forward} "
-                 f"all-reduces forward: {tp.formula} bits")
+    lines.append(render(beyond_table(cfg, devices), "table").rstrip())
     return "\n".join(lines)

@@ -180,3 +180,36 @@ def ring_allreduce(values: list[list[float]]) -> tuple[list[list[float]], list[i
             sent[i] += len(part)
             data[(i + 1) % t][chunk[c]] = part
     return data, sent
+
+
+# -- one table of the figures beyond the course ------------------------------------------------
+def beyond_table(cfg: TransformerConfig, devices: int = 4):
+    """KV cache, stored activations (Korthikanti et al. 2022) and tensor-parallel traffic as
+    one Table (quantity, formula, value, unit)."""
+    from core.common.tables import Table
+    table = Table(["quantity", "formula", "value", "unit"], numeric={2},
+                  title="Beyond the course: KV cache, stored activations, tensor parallelism")
+    cache = kv_cache(cfg)
+    for name, expr in (("KV cache per generated token", cache.per_token),
+                       (f"KV cache, self-attention, after t = {cfg.tgt_len} tokens",
+                        cache.self_total),
+                       ("KV cache, cross-attention (encoder output, once)", cache.cross_total)):
+        table.rows.append([name, expr.explain(), expr.value, "bits"])
+    terms = activation_terms(cfg)
+    for term in terms:
+        table.rows.append([f"stored: {term.name}", term.formula.explain(), term.formula.value,
+                           "bytes"])
+    summed = sum(t.formula.value for t in terms)
+    table.rows.append(["stored per encoder layer, sum of the terms", f"with f = {cfg.ffn}", summed,
+                       "bytes"])
+    closed = korthikanti_closed_form(cfg)
+    table.rows.append(["stored per encoder layer, s·b·h·(34 + 5·a·s/h)", "Korthikanti et al. 2022 "
+                       "(f = 4h)", int(closed) if closed.denominator == 1 else float(closed),
+                       "bytes"])
+    tp = tensor_parallel(cfg, devices)
+    value = tp.per_device_bits
+    table.rows.append([f"tensor-parallel traffic per device, t = {devices} "
+                       f"({tp.allreduces_forward} all-reduces forward, as many backward)",
+                       tp.formula, int(value) if value.denominator == 1 else float(value),
+                       "bits"])
+    return table
