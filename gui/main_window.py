@@ -21,7 +21,7 @@ from gui.design.document import Document
 from gui.design.palette import PaletteWidget
 from gui.design.properties import PropertyPanel
 
-WORKSPACES = ("Design", "Training", "Dataflow", "Pipeline", "Profiling")
+WORKSPACES = ("Design", "Training", "Dataflow", "Pipeline", "Profiling", "Transformer")
 AUTOSAVE_MS = 30_000
 MAX_RECENT = 10
 FILE_FILTER = "MLSys Studio designs (*.json);;All files (*)"
@@ -94,6 +94,12 @@ class MainWindow(QMainWindow):
         self.workspace_bar.setTabEnabled(index, True)
         self.workspace_bar.setTabToolTip(index, "Buffer-level dataflows (ws/is/os/rs) and the "
                                                 "systolic array, animated")
+        # The Transformer lab (pyqtgraph, torch on demand) is built on first use too.
+        self.transformer_panel = None
+        index = WORKSPACES.index("Transformer")
+        self.workspace_bar.setTabEnabled(index, True)
+        self.workspace_bar.setTabToolTip(index, "Transformer lab: the bits that cross between "
+                                                "the blocks of an encoder-decoder")
 
     def ensure_dataflow_panel(self):
         if self.dataflow_panel is None:
@@ -103,6 +109,23 @@ class MainWindow(QMainWindow):
             self.workspace_pages["Dataflow"] = self.dataflow_panel
             self.workspaces.addWidget(self.dataflow_panel)
         return self.dataflow_panel
+
+    def ensure_transformer_panel(self):
+        if self.transformer_panel is None:
+            from gui.transformer import TransformerPanel
+            self.transformer_panel = TransformerPanel()
+            self.transformer_panel.sig_message.connect(self.show_message)
+            self.transformer_panel.sig_open_design.connect(self.open_network_in_design)
+            self.workspace_pages["Transformer"] = self.transformer_panel
+            self.workspaces.addWidget(self.transformer_panel)
+        return self.transformer_panel
+
+    def open_network_in_design(self, network) -> None:
+        """Show a network another workspace made (e.g. the Transformer lab's) in Design."""
+        if self.maybe_save():
+            self.document.load_network(network)
+            self.show_workspace(WORKSPACES.index("Design"))
+            QTimer.singleShot(0, self.canvas.zoom_to_fit)
 
     def current_network(self):
         return self.document.network
@@ -119,6 +142,7 @@ class MainWindow(QMainWindow):
         """Switch the central page; the editor's docks belong to the Design workspace."""
         name = WORKSPACES[index]
         page = self.ensure_dataflow_panel() if name == "Dataflow" else \
+            self.ensure_transformer_panel() if name == "Transformer" else \
             self.workspace_pages.get(name)
         if page is None:
             return
@@ -652,6 +676,8 @@ class MainWindow(QMainWindow):
         self.training_panel.shutdown()  # stop and join a running training thread
         if self.dataflow_panel is not None:
             self.dataflow_panel.shutdown()
+        if self.transformer_panel is not None:
+            self.transformer_panel.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosave_timer.stop()

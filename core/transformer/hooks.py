@@ -17,18 +17,35 @@ class MeasuredEdge:
     dtype: str
 
 
-def measure_edges(cfg, seed: int = 0) -> tuple[list[MeasuredEdge], str]:
+def measure_edges(cfg, seed: int = 0, limit: int | None = None
+                  ) -> tuple[list[MeasuredEdge], str]:
     """Build and run the module of ``cfg`` once under hooks; (edges in the order blocks
     received them, note about the compute dtype)."""
-    import torch
-
     from core.transformer.model import build_model, check_run_size, compute_dtype, \
         sample_inputs
-    check_run_size(cfg)
+    from core.transformer.config import MAX_RUN_ELEMENTS
+    check_run_size(cfg, MAX_RUN_ELEMENTS if limit is None else limit)
     model = build_model(cfg, seed)
     src, tgt = sample_inputs(cfg, seed)
     edges = run_hooked(model, src, tgt)
     return edges, compute_dtype(cfg.precision)[1]
+
+
+def compare(ledger, measured: list[MeasuredEdge], elements_only: bool = False
+            ) -> tuple[int, list[str]]:
+    """(edges equal, one line per difference) between the ledger and the measurement."""
+    from collections import Counter
+
+    def key(src, dst, shape, elements, bits):
+        return (src, dst, tuple(shape), elements, None if elements_only else bits)
+    want = Counter(key(e.src, e.dst, e.shape, e.elements.value, e.bits.value)
+                   for e in ledger.edges)
+    got = Counter(key(e.src, e.dst, e.shape, e.elements, e.bits) for e in measured)
+    problems = [f"ledger only: {k[0]} → {k[1]} {k[2]} {k[4] or k[3]:,}"
+                for k in (want - got).elements()]
+    problems += [f"measured only: {k[0]} → {k[1]} {k[2]} {k[4] or k[3]:,}"
+                 for k in (got - want).elements()]
+    return sum((want & got).values()), problems
 
 
 def run_hooked(model, src, tgt) -> list[MeasuredEdge]:

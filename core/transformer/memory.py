@@ -187,29 +187,29 @@ def beyond_table(cfg: TransformerConfig, devices: int = 4):
     """KV cache, stored activations (Korthikanti et al. 2022) and tensor-parallel traffic as
     one Table (quantity, formula, value, unit)."""
     from core.common.tables import Table
-    table = Table(["quantity", "formula", "value", "unit"], numeric={2},
+    table = Table(["quantity", "value", "unit", "formula"], numeric={1},
                   title="Beyond the course: KV cache, stored activations, tensor parallelism")
     cache = kv_cache(cfg)
     for name, expr in (("KV cache per generated token", cache.per_token),
                        (f"KV cache, self-attention, after t = {cfg.tgt_len} tokens",
                         cache.self_total),
                        ("KV cache, cross-attention (encoder output, once)", cache.cross_total)):
-        table.rows.append([name, expr.explain(), expr.value, "bits"])
+        table.rows.append([name, expr.value, "bits", expr.explain()])
     terms = activation_terms(cfg)
     for term in terms:
-        table.rows.append([f"stored: {term.name}", term.formula.explain(), term.formula.value,
-                           "bytes"])
+        table.rows.append([f"stored: {term.name}", term.formula.value, "bytes",
+                           term.formula.explain()])
     summed = sum(t.formula.value for t in terms)
-    table.rows.append(["stored per encoder layer, sum of the terms", f"with f = {cfg.ffn}", summed,
-                       "bytes"])
+    table.rows.append(["stored per encoder layer, sum of the terms", summed, "bytes",
+                       f"with f = {cfg.ffn}"])
     closed = korthikanti_closed_form(cfg)
-    table.rows.append(["stored per encoder layer, s·b·h·(34 + 5·a·s/h)", "Korthikanti et al. 2022 "
-                       "(f = 4h)", int(closed) if closed.denominator == 1 else float(closed),
-                       "bytes"])
+    table.rows.append(["stored per encoder layer, s·b·h·(34 + 5·a·s/h)",
+                       int(closed) if closed.denominator == 1 else float(closed), "bytes",
+                       "Korthikanti et al. 2022 (f = 4h)"])
     tp = tensor_parallel(cfg, devices)
     value = tp.per_device_bits
     table.rows.append([f"tensor-parallel traffic per device, t = {devices} "
                        f"({tp.allreduces_forward} all-reduces forward, as many backward)",
-                       tp.formula, int(value) if value.denominator == 1 else float(value),
-                       "bits"])
+                       int(value) if value.denominator == 1 else float(value), "bits",
+                       tp.formula])
     return table

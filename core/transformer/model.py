@@ -254,16 +254,17 @@ def _ffn_blocks(prefix: str, ffn: FeedForward) -> dict[str, nn.Module]:
 
 
 # -- building and running -------------------------------------------------------------------
-def check_run_size(cfg: TransformerConfig) -> None:
-    """Refuse a forward pass whose boundary tensors would exceed MAX_RUN_ELEMENTS."""
+def check_run_size(cfg: TransformerConfig, limit: int = MAX_RUN_ELEMENTS) -> None:
+    """Refuse a forward pass whose boundary tensors would exceed ``limit`` elements."""
     from core.common.errors import InputError
     from core.transformer.ledger import build_ledger
     elements = sum(e.elements.value for e in build_ledger(cfg).edges)
-    if elements > MAX_RUN_ELEMENTS:
+    if elements > limit:
         raise InputError(f"running this configuration moves {elements:,} elements between "
-                         f"blocks, over the limit of {MAX_RUN_ELEMENTS:,} "
-                         f"(core.transformer.config.MAX_RUN_ELEMENTS): shrink batch, lengths "
-                         f"or d_model, or raise the limit")
+                         f"blocks, over the limit of {limit:,}"
+                         + (" (core.transformer.config.MAX_RUN_ELEMENTS)"
+                            if limit == MAX_RUN_ELEMENTS else "")
+                         + ": shrink batch, lengths or d_model")
 
 
 def build_model(cfg: TransformerConfig, seed: int = 0) -> EncoderDecoder:
