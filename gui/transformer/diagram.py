@@ -166,7 +166,7 @@ class BlockDiagram(QGraphicsView):
         for (layer, _), rect in layers.items():
             if layer == "embed":
                 continue
-            area = rect.adjusted(-60, -12, 12, 12)
+            area = rect.adjusted(-60, -22, 12, 12)
             item = self.scene_.addRect(area, QPen(QColor("#adb5bd"), 1, Qt.DashLine),
                                        QBrush(QColor(241, 243, 245, 120)))
             item.setZValue(-2)

@@ -87,6 +87,7 @@ class TransformerPanel(QWidget):
     def _build(self) -> None:
         form_box = QGroupBox("Configuration")
         form = QFormLayout(form_box)
+        form.setVerticalSpacing(3)
         self.spins: dict[str, QSpinBox] = {}
         self.errors: dict[str, QLabel] = {}
         for key, label, default, low, high, tip in FIELDS:
@@ -285,7 +286,8 @@ class TransformerPanel(QWidget):
         cross = crossover(cfg)
         lines = [f"<b>{len(self.ledger.edges)} edges, {self.ledger.total_bits:,} bits</b> "
                  f"({bits_text(self.ledger.total_bits)}) at {cfg.precision}, batch {cfg.batch}"]
-        lines += [f"&nbsp;&nbsp;{kind}: {bits:,}" for kind, bits in kinds.items()]
+        lines.append("By kind: " + " · ".join(f"{kind} {bits_text(bits)}"
+                                              for kind, bits in kinds.items()))
         lines.append(f"One scores edge outgrows one s × d_model edge from s = {cross.per_edge}; "
                      f"all s² edges outgrow all d_model edges from s = {cross.total} "
                      f"(s = t).")
