@@ -29,11 +29,14 @@ def compute_dtype(precision: str) -> tuple[torch.dtype, str]:
 
 # -- blocks -----------------------------------------------------------------------------
 class TokenEmbedding(nn.Module):
-    """Token id → vector, scaled by √d_model (Vaswani et al. 2017, §3.4)."""
+    """Token id → vector, scaled by √d_model (Vaswani et al. 2017, §3.4); the table starts
+    with standard deviation 1/√d_model so that the scaled vectors (≈ 1) do not drown the
+    positional sinusoids (amplitude 1)."""
 
     def __init__(self, vocab: int, d_model: int):
         super().__init__()
         self.table = nn.Embedding(vocab, d_model)
+        nn.init.normal_(self.table.weight, std=d_model ** -0.5)
         self.scale = math.sqrt(d_model)
 
     def forward(self, ids):

@@ -17,6 +17,7 @@ from core.transformer.config import NORMS, PRECISION_BITS, TransformerConfig
 from core.transformer.ledger import Ledger, build_ledger, crossover
 from core.transformer.memory import beyond_table
 
+from gui.transformer.demo import DemoTab
 from gui.transformer.diagram import BlockDiagram, bits_text
 from gui.transformer.plots import LedgerPlots
 from gui.transformer.tables import ExportableTable
@@ -68,8 +69,13 @@ class TransformerPanel(QWidget):
     sig_message = Signal(str)
     sig_open_design = Signal(object)   # a core.graph Network
 
-    def __init__(self, parent=None):
+    def __init__(self, controller=None, parent=None):
+        """``controller``: the Training workspace's worker controller (start(make_events),
+        stop, shutdown, signals), given by the main window for the training demo."""
         super().__init__(parent)
+        self.controller = controller
+        if controller is not None and controller.parent() is None:
+            controller.setParent(self)
         self.setToolTip("Transformer lab: the bits that cross between the blocks of an "
                         "encoder-decoder")
         self.config = TransformerConfig()
@@ -208,15 +214,20 @@ class TransformerPanel(QWidget):
                                   "term; tensor-parallel traffic with a ring all-reduce")
         self.beyond.message.connect(self.sig_message)
 
+        self.demo = DemoTab(self.controller)
+        self.demo.message.connect(self.sig_message)
+
         self.tabs = QTabWidget()
         self.tabs.addTab(diagram_page, "Diagram")
         self.tabs.addTab(plots_page, "Plots")
         self.tabs.addTab(self.ledger_table, "Ledger")
         self.tabs.addTab(self.beyond, "Beyond the course")
+        self.tabs.addTab(self.demo, "Training demo")
         for i, tip in enumerate(("Encoder and decoder blocks; edges carry bits",
                                  "Bits against d_model and sequence length",
                                  "The communication ledger (exportable)",
-                                 "KV cache, stored activations, tensor parallelism")):
+                                 "KV cache, stored activations, tensor parallelism",
+                                 "Train a small model to reverse digit sequences")):
             self.tabs.setTabToolTip(i, tip)
 
         splitter = QSplitter(Qt.Horizontal)
@@ -371,7 +382,10 @@ class TransformerPanel(QWidget):
     def export_plots(self, path: str | None = None) -> str | None:
         return self._export(self.plots, path, "Export plots", "transformer_plots")
 
-    def shutdown(self) -> None:
-        """Wait for a running hook check (one forward pass, size-limited)."""
+    def shutdown(self) -> bool:
+        """Stop the demo and wait for it and for a running hook check (one forward pass,
+        size-limited); True if both ended in time."""
+        ended = self.demo.shutdown()
         if self.check_thread is not None:
-            self.check_thread.wait(5000)
+            ended = self.check_thread.wait(5000) and ended
+        return ended

@@ -123,3 +123,50 @@ def test_workspace_is_built_on_first_show_and_opens_its_design(window, qtbot):
     assert window.workspace_bar.currentIndex() == WORKSPACES.index("Design")
     assert window.document.network.name == "transformer-lab"
     assert window.document.analysis.ok
+
+
+@pytest.fixture
+def demo_panel(shown):
+    from gui.training.worker import TrainingController
+    p = shown(TransformerPanel(TrainingController()), 1280, 680)
+    p.tabs.setCurrentWidget(p.demo)
+    yield p
+    assert p.shutdown()
+
+
+def set_tiny(demo, steps=400):
+    for key, value in dict(length=6, d_model=32, heads=2, ffn=64, batch=32, steps=steps).items():
+        demo.spins[key].setValue(value)
+    demo.lr.setValue(0.004)
+    demo.target.setValue(0.97)
+
+
+def test_training_demo_learns_in_the_worker(demo_panel, qtbot, tmp_path):
+    demo = demo_panel.demo
+    set_tiny(demo)
+    assert demo.start()
+    qtbot.waitUntil(lambda: demo.last_done is not None and demo.start_button.isEnabled(),
+                    timeout=60_000)
+    assert demo.last_done.token_accuracy >= 0.97 and not demo.last_done.stopped
+    assert demo.eval_acc[-1] == demo.last_done.token_accuracy
+    assert len(demo.steps) == demo.last_done.step
+    assert "done after" in demo.status.text()
+    assert "expected" in demo.example.text()
+    demo.export_plots(str(tmp_path / "demo.svg"))
+    assert (tmp_path / "demo.svg").stat().st_size > 1000
+
+
+def test_training_demo_stops_within_a_second(demo_panel, qtbot):
+    demo = demo_panel.demo
+    set_tiny(demo, steps=100_000)
+    demo.target.setValue(1.0)
+    demo.start()
+    qtbot.waitUntil(lambda: len(demo.steps) >= 2, timeout=30_000)
+    demo.stop_button.click()
+    qtbot.waitUntil(lambda: demo.last_done is not None, timeout=1_000)
+    assert demo.last_done.stopped
+
+
+def test_demo_without_a_worker_says_so(panel):
+    assert not panel.demo.start_button.isEnabled()
+    assert "Training workspace's worker" in panel.demo.status.text()
