@@ -33,7 +33,7 @@ class DemoSettings:
     batch: int = 64
     steps: int = 1500
     lr: float = 2e-3
-    eval_every: int = 50
+    eval_every: int = 20
     eval_size: int = 500
     target_accuracy: float = 0.99   # stop once greedy token accuracy reaches it (≤ 1)
     seed: int = 0

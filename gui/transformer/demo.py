@@ -115,6 +115,7 @@ class DemoTab(QWidget):
         self.loss_plot = self._plot("loss (cross-entropy)", "loss")
         self.acc_plot = self._plot("token accuracy", "accuracy")
         self.acc_plot.setYRange(0, 1)
+        self.acc_plot.plotItem.legend.setOffset((-8, -8))   # bottom right, clear of the rise
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#1c7ed6", width=1.5), name="batch")
         self.batch_curve = self.acc_plot.plot(pen=pg.mkPen("#adb5bd", width=1),
                                               name="batch (teacher forcing)")

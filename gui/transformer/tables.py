@@ -58,7 +58,10 @@ class ExportableTable(QWidget):
         view.setRowCount(len(table.rows))
         for r, row in enumerate(table.rows):
             for c, value in enumerate(row):
-                item = QTableWidgetItem(table.cell(value, c))
+                text = table.cell(value, c)
+                item = QTableWidgetItem(text)
+                if len(text) > 40:  # a long formula may be elided: hover shows it whole
+                    item.setToolTip(text)
                 if c in table.numeric:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 view.setItem(r, c, item)
