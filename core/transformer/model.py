@@ -8,6 +8,7 @@ exactly the tensor the next block receives. No dropout (inference; dropout is th
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -21,10 +22,29 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 def compute_dtype(precision: str) -> tuple[torch.dtype, str]:
     """(dtype the module computes in, a note when it is not the chosen precision)."""
     if precision in DTYPES:
-        return DTYPES[precision], ""
+        if cpu_supports(DTYPES[precision]):
+            return DTYPES[precision], ""
+        return torch.float32, (f"{precision} linear/softmax/layer norm are not supported on "
+                               f"this CPU by torch {torch.__version__}: the module runs in fp32 "
+                               f"and the ledger counts {precision}'s bits per element")
     return torch.float32, ("int8 is not a compute dtype of torch's float layers (linear, "
                            "softmax, layer norm): the module runs in fp32 and the ledger "
                            "counts 8 bits per element, as if every boundary were quantised")
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_supports(dtype: torch.dtype) -> bool:
+    """Whether every operation of the blocks runs in ``dtype`` on the CPU (torch ≥ 2.1 has
+    fp16 and bf16 kernels for all of them; older versions lack fp16 matmul)."""
+    try:
+        x = torch.ones(1, 2, 4, dtype=dtype)
+        y = nn.Linear(4, 4).to(dtype)(x)
+        y = torch.softmax(y @ y.transpose(1, 2), -1) @ y
+        nn.LayerNorm(4).to(dtype)(torch.relu(y))
+        nn.Embedding(3, 4).to(dtype)(torch.tensor([1]))
+        return True
+    except RuntimeError:
+        return False
 
 
 # -- blocks -----------------------------------------------------------------------------

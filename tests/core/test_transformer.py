@@ -217,3 +217,16 @@ def test_design_network_matches_the_module():
         assert analysis.totals.params == sum(p.numel() for p in build_model(cfg).parameters())
         assert analysis["enc0_ffn_up"].output_shape == (cfg.src_len, cfg.ffn)
         assert analysis["generator"].output_shape == (cfg.tgt_len, cfg.vocab)
+
+
+def test_a_dtype_the_cpu_lacks_runs_in_fp32_and_says_so(monkeypatch):
+    import torch
+    from core.transformer import model
+    from core.transformer.hooks import measure_edges
+    assert model.cpu_supports(torch.float16)            # torch 2.x on this machine
+    monkeypatch.setattr(model, "cpu_supports", lambda dtype: dtype != torch.float16)
+    cfg = TransformerConfig(precision="fp16", **SMALL)
+    measured, note = measure_edges(cfg)
+    assert "fp16" in note and "runs in fp32" in note
+    assert {e.dtype for e in measured} == {"float32"}
+    assert as_multiset(measured, bits=False) == as_multiset(build_ledger(cfg).edges, bits=False)
