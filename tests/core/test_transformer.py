@@ -230,3 +230,27 @@ def test_a_dtype_the_cpu_lacks_runs_in_fp32_and_says_so(monkeypatch):
     assert "fp16" in note and "runs in fp32" in note
     assert {e.dtype for e in measured} == {"float32"}
     assert as_multiset(measured, bits=False) == as_multiset(build_ledger(cfg).edges, bits=False)
+
+
+@pytest.mark.parametrize("cfg", [
+    TransformerConfig(precision="fp32", decoder_layers=2, batch=2, **SMALL),
+    TransformerConfig(precision="fp32", norm="pre", **SMALL),
+    TransformerConfig(precision="fp16", **SMALL),
+])
+def test_kv_cache_of_real_incremental_decoding(cfg):
+    import torch
+    from core.transformer.kvcache import decode_with_cache
+    from core.transformer.model import build_model, sample_inputs
+    model = build_model(cfg)
+    src, tgt = sample_inputs(cfg)
+    run = decode_with_cache(model, src, tgt)
+    with torch.inference_mode():
+        full = model.logits(src, tgt)
+    # Decoding token by token from the cache gives the full (masked) pass's outputs.
+    tol = 1e-4 if cfg.precision == "fp32" else 2e-2
+    assert torch.allclose(run.logits.float(), full.float(), atol=tol, rtol=tol)
+    cache = kv_cache(cfg)
+    growth = [b - a for a, b in zip([0] + run.self_bits, run.self_bits)]
+    assert set(growth) == {cache.per_token.value}
+    assert run.self_bits[-1] == cache.self_total.value
+    assert run.cross_bits == cache.cross_total.value
