@@ -51,7 +51,8 @@ def config_from_args(args, **changes) -> TransformerConfig:
                   src_len=args.src_len, tgt_len=args.tgt_len, batch=args.batch,
                   precision=args.precision, norm=args.norm)
     values.update(changes)
-    values["ffn"] = args.ffn if args.ffn is not None else 4 * values["d_model"]
+    if "ffn" not in changes:
+        values["ffn"] = args.ffn if args.ffn is not None else 4 * values["d_model"]
     return TransformerConfig(**values)
 
 

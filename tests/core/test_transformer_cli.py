@@ -74,3 +74,15 @@ def test_bad_configurations_exit_2_with_one_line(capsys, argv, words):
     status, out, err = run(argv, capsys)
     assert status == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and words in err
+
+
+def test_sweeps_of_the_ffn_width_and_the_sequence_length(capsys):
+    _, out, _ = run(["--sweep", "ffn=512,1024", "--format", "json"], capsys)
+    points = json.loads(out)["sweep"]
+    ffn_bits = [sum(e["bits"] for e in p["edges"] if e["kind"] == "ffn") for p in points]
+    assert ffn_bits == [4 * 128 * 512 * 16, 4 * 128 * 1024 * 16]
+    _, out, _ = run(["--sweep", "seq_len=64,128", "--format", "json"], capsys)
+    points = json.loads(out)["sweep"]
+    assert [p["seq_len"] for p in points] == [64, 128]
+    scores = [next(e for e in p["edges"] if e["kind"] == "s²")["bits"] for p in points]
+    assert scores == [8 * 64 * 64 * 16, 8 * 128 * 128 * 16]
