@@ -101,12 +101,8 @@ def summary_text(cfg: TransformerConfig, devices: int) -> str:
     lines = [f"encoder-decoder: {cfg.encoder_layers}+{cfg.decoder_layers} layers, d_model "
              f"{cfg.d_model}, {cfg.heads} heads, ffn {cfg.ffn}, vocab {cfg.vocab}, s {cfg.src_len}, "
              f"t {cfg.tgt_len}, batch {cfg.batch}, {cfg.precision}, {cfg.norm}-norm", "",
-             render(ledger.table(), "table").rstrip(), "", "bits by edge kind:"]
-    for kind, bits in ledger.bits_by_kind().items():
-        lines.append(f"  {kind:8} {bits:>16,}")
-    lines.append("bits by layer (edges consumed there):")
-    for layer, bits in ledger.bits_by_layer().items():
-        lines.append(f"  {layer:8} {bits:>16,}")
-    lines += ["", "crossover: " + crossover(cfg).explain(), ""]
+             render(ledger.table(), "table").rstrip(), "",
+             render(ledger.totals_table(), "table").rstrip(), "",
+             "crossover: " + crossover(cfg).explain(), ""]
     lines.append(render(beyond_table(cfg, devices), "table").rstrip())
     return "\n".join(lines)

@@ -122,6 +122,20 @@ class Ledger:
         return t
 
 
+    def totals_table(self) -> Table:
+        """Totals by edge kind, per layer (edges consumed there), per block (edges it sends)
+        and for the whole model, with each one's share."""
+        total = self.total_bits or 1
+        t = Table(["total", "of", "bits", "share"], numeric={2}, percent={3},
+                  title=f"Totals ({len(self.edges)} edges, {self.config.precision})")
+        for group, values in (("kind", self.bits_by_kind()), ("layer", self.bits_by_layer()),
+                              ("block sends", self.bits_sent_by_block())):
+            for name, bits in values.items():
+                t.rows.append([group, name, bits, bits / total])
+        t.rows.append(["model", "all edges", self.total_bits, 1.0])
+        return t
+
+
 # ---------------------------------------------------------------------------------------
 class _Builder:
     """Adds blocks and edges in forward order."""

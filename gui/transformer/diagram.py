@@ -24,7 +24,8 @@ ROLE_TEXT = {"add_norm": "add & norm", "weighted_sum": "weighted sum", "up": "FF
 
 def bits_text(bits: float) -> str:
     """Compact bits, e.g. 524,288 → '524 kb' (SI prefixes, b = bit)."""
-    for limit, unit in ((1e9, "Gb"), (1e6, "Mb"), (1e3, "kb")):
+    for limit, unit in ((1e18, "Eb"), (1e15, "Pb"), (1e12, "Tb"), (1e9, "Gb"), (1e6, "Mb"),
+                        (1e3, "kb")):
         if bits >= limit:
             value = bits / limit
             return f"{value:.3g} {unit}"

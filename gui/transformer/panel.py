@@ -208,6 +208,10 @@ class TransformerPanel(QWidget):
                                   "shape, elements × batch, bits and formula")
         self.ledger_table.row_clicked.connect(self._table_row)
         self.ledger_table.message.connect(self.sig_message)
+        self.totals = ExportableTable(
+            "transformer_totals", "Bits by edge kind, per layer (edges consumed there), per "
+                                  "block (edges it sends) and for the whole model")
+        self.totals.message.connect(self.sig_message)
         self.beyond = ExportableTable(
             "transformer_beyond", "KV cache per generated token and in total; stored "
                                   "activations of one layer (Korthikanti et al. 2022) term by "
@@ -221,11 +225,13 @@ class TransformerPanel(QWidget):
         self.tabs.addTab(diagram_page, "Diagram")
         self.tabs.addTab(plots_page, "Plots")
         self.tabs.addTab(self.ledger_table, "Ledger")
+        self.tabs.addTab(self.totals, "Totals")
         self.tabs.addTab(self.beyond, "Beyond the course")
         self.tabs.addTab(self.demo, "Training demo")
         for i, tip in enumerate(("Encoder and decoder blocks; edges carry bits",
                                  "Bits against d_model and sequence length",
                                  "The communication ledger (exportable)",
+                                 "Totals per kind, layer, block and model",
                                  "KV cache, stored activations, tensor parallelism",
                                  "Train a small model to reverse digit sequences")):
             self.tabs.setTabToolTip(i, tip)
@@ -291,6 +297,7 @@ class TransformerPanel(QWidget):
         self.diagram.set_ledger(self.ledger)
         self.plots.set_config(cfg, self.auto_ffn)
         self.ledger_table.set_table(self.ledger.table())
+        self.totals.set_table(self.ledger.totals_table())
         self.beyond.set_table(beyond_table(cfg, self.devices.value()))
         self.check_result.setText("")
         kinds = self.ledger.bits_by_kind()
@@ -302,8 +309,10 @@ class TransformerPanel(QWidget):
         lines.append(f"One scores edge outgrows one s × d_model edge from s = {cross.per_edge}; "
                      f"all s² edges outgrow all d_model edges from s = {cross.total} "
                      f"(s = t).")
-        lines.append("Per layer: " + ", ".join(f"{k} {bits_text(v)}"
-                                               for k, v in self.ledger.bits_by_layer().items()))
+        layers = [f"{k} {bits_text(v)}" for k, v in self.ledger.bits_by_layer().items()]
+        if len(layers) > 8:   # the Ledger tab has them all
+            layers = layers[:4] + ["…"] + layers[-3:]
+        lines.append("Per layer: " + ", ".join(layers))
         self.summary.setText("<br>".join(lines))
 
     def _toggle_labels(self, on: bool) -> None:

@@ -254,3 +254,15 @@ def test_kv_cache_of_real_incremental_decoding(cfg):
     assert set(growth) == {cache.per_token.value}
     assert run.self_bits[-1] == cache.self_total.value
     assert run.cross_bits == cache.cross_total.value
+
+
+def test_totals_table_adds_up_in_each_group():
+    ledger = build_ledger(TransformerConfig(decoder_layers=2, **SMALL))
+    table = ledger.totals_table()
+    for group in ("kind", "layer", "block sends"):
+        rows = [r for r in table.rows if r[0] == group]
+        assert sum(r[2] for r in rows) == ledger.total_bits
+        assert sum(r[3] for r in rows) == pytest.approx(1.0)
+    block = dict((r[1], r[2]) for r in table.rows if r[0] == "block sends")
+    # src.pos feeds Q, K, V and the residual of the first attention: four s × d edges.
+    assert block["src.pos"] == 4 * 9 * 32 * 16
