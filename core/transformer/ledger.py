@@ -143,11 +143,13 @@ class _Builder:
     def __init__(self, cfg: TransformerConfig):
         self.cfg = cfg
         self.ledger = Ledger(cfg)
+        self.layers: dict[str, str] = {}      # block → layer
         self.sizes = {"s": cfg.src_len, "t": cfg.tgt_len, "d_model": cfg.d_model,
                       "h": cfg.heads, "ffn": cfg.ffn, "vocab": cfg.vocab}
 
     def block(self, name: str, layer: str) -> str:
         self.ledger.blocks.append(Block(name, layer, name.rsplit(".", 1)[-1]))
+        self.layers[name] = layer
         return name
 
     def edge(self, src: str, dst: str, *dims: str) -> None:
@@ -157,7 +159,7 @@ class _Builder:
             elements = elements * factor
         kind = (KIND_SCORES if "h" in dims else KIND_FFN if "ffn" in dims
                 else KIND_VOCAB if "vocab" in dims else KIND_D_MODEL)
-        layer = self.ledger.block(dst).layer
+        layer = self.layers[dst]
         self.ledger.edges.append(Edge(src, dst, tuple(self.sizes[d] for d in dims), dims,
                                       kind, layer, elements, elements * C(self.cfg.bits)))
 

@@ -9,6 +9,7 @@ from collections import Counter
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from core.common.errors import InputError
 from core.transformer.config import TransformerConfig, parse_sweep
@@ -266,3 +267,25 @@ def test_totals_table_adds_up_in_each_group():
     block = dict((r[1], r[2]) for r in table.rows if r[0] == "block sends")
     # src.pos feeds Q, K, V and the residual of the first attention: four s × d edges.
     assert block["src.pos"] == 4 * 9 * 32 * 16
+
+
+@st.composite
+def small_configs(draw):
+    heads = draw(st.sampled_from([1, 2, 4]))
+    return TransformerConfig(
+        encoder_layers=draw(st.integers(1, 2)), decoder_layers=draw(st.integers(1, 2)),
+        d_model=heads * draw(st.integers(1, 6)), heads=heads, ffn=draw(st.integers(1, 40)),
+        vocab=draw(st.integers(1, 30)), src_len=draw(st.integers(1, 9)),
+        tgt_len=draw(st.integers(1, 9)), batch=draw(st.integers(1, 3)),
+        precision=draw(st.sampled_from(["fp32", "fp16", "bf16"])),
+        norm=draw(st.sampled_from(["post", "pre"])))
+
+
+@settings(max_examples=15, deadline=None)
+@given(small_configs())
+def test_random_configurations_match_the_hooks(cfg):
+    from core.transformer.hooks import compare, measure_edges
+    measured, note = measure_edges(cfg)
+    ledger = build_ledger(cfg)
+    equal, problems = compare(ledger, measured)
+    assert problems == [] and equal == len(ledger.edges) and note == ""
