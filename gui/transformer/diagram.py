@@ -128,6 +128,7 @@ class BlockDiagram(QGraphicsView):
         self.scene_.selected_edge = None
         self.setScene(self.scene_)
         self.setRenderHint(QPainter.Antialiasing)
+        self.setBackgroundBrush(QColor("white"))   # colours chosen for white, any theme
         self.setDragMode(QGraphicsView.ScrollHandDrag)
         self.setToolTip("")
         self.edges: list[EdgeItem] = []
