@@ -42,6 +42,9 @@ def register(subparsers) -> None:
                         "lengths; the FFN width follows 4 × d_model unless --ffn is given)")
     p.add_argument("--format", choices=("table", "json", "csv", "md", "latex"),
                    default="table")
+    p.add_argument("--save-design", metavar="FILE.json",
+                   help="also write the configuration as a design (open it in the app or "
+                        "with 'mlsys-studio report FILE.json')")
     p.set_defaults(func=run)
 
 
@@ -65,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     cfg = config_from_args(args)
     ledger = build_ledger(cfg)
+    if args.save_design:
+        save_design(cfg, args.save_design)
     if args.format == "json":
         print(json.dumps(ledger.as_dict(), indent=2, ensure_ascii=False))
     elif args.format == "table":
@@ -72,6 +77,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render(ledger.table(), args.format), end="")
     return 0
+
+
+def save_design(cfg: TransformerConfig, path: str) -> None:
+    from core.common.errors import InputError
+    from core.graph import io
+    from core.transformer.design import build_design
+    try:
+        io.save(build_design(cfg), path)
+    except OSError as exc:
+        raise InputError(f"--save-design {path}: cannot write ({exc.strerror or exc})") from exc
 
 
 def _changes(base: TransformerConfig, name: str, value: int) -> dict:

@@ -86,3 +86,18 @@ def test_sweeps_of_the_ffn_width_and_the_sequence_length(capsys):
     assert [p["seq_len"] for p in points] == [64, 128]
     scores = [next(e for e in p["edges"] if e["kind"] == "s²")["bits"] for p in points]
     assert scores == [8 * 64 * 64 * 16, 8 * 128 * 128 * 16]
+
+
+def test_saved_design_is_reported_by_the_engine(capsys, tmp_path):
+    path = tmp_path / "lab.json"
+    status, _, _ = run([*SMALL, "--save-design", str(path), "--format", "json"], capsys)
+    assert status == 0 and path.exists()
+    status, out, err = (main(["report", str(path), "--format", "json"]),
+                        *capsys.readouterr())
+    assert status == 0, err
+    report = json.loads(out)
+    from core.transformer.config import TransformerConfig
+    from core.transformer.model import build_model
+    cfg = TransformerConfig(d_model=32, heads=4, ffn=128, src_len=6, tgt_len=5, vocab=17,
+                            batch=2)
+    assert report["totals"]["params"] == sum(p.numel() for p in build_model(cfg).parameters())
