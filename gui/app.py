@@ -29,6 +29,8 @@ def run_app(args) -> int:
     settings = QSettings()
     apply_theme(str(settings.value("theme", "system")))
     window = MainWindow(settings)
+    from gui.errors import install_excepthook
+    install_excepthook(window.show_error)
     if getattr(args, "preset", None):
         window.open_preset(args.preset)
     window.show()
@@ -42,15 +44,22 @@ def screenshot(path: str, preset: str | None = None, workspace: str | None = Non
     import os
     import tempfile
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    with tempfile.TemporaryDirectory(prefix="mlsys-shot-") as folder:
+        return _screenshot(path, preset, workspace, size, folder)
+
+
+def _screenshot(path: str, preset: str | None, workspace: str | None, size, folder: str) -> int:
+    import os
     from PySide6.QtCore import QSettings
 
     from core.common.errors import InputError
 
     from gui.main_window import WORKSPACES, MainWindow
     from gui.theme import apply_theme
+    from gui.widgets.files import save_image
     app = make_app()
     apply_theme("light")
-    settings = QSettings(os.path.join(tempfile.mkdtemp(), "shot.ini"), QSettings.IniFormat)
+    settings = QSettings(os.path.join(folder, "shot.ini"), QSettings.IniFormat)
     window = MainWindow(settings)
     if preset:
         window.open_preset(preset)
@@ -78,7 +87,11 @@ def screenshot(path: str, preset: str | None = None, workspace: str | None = Non
                 break
     for _ in range(5):
         app.processEvents()
-    ok = window.grab().save(path)
+    try:
+        save_image(window.grab(), path)
+        ok = True
+    except OSError:
+        ok = False
     window.document.undo_stack.setClean()
     window.close()
     if not ok:

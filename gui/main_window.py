@@ -3,15 +3,17 @@ a workspace bar for the other workspaces, menus, shortcuts, settings, autosave."
 
 from __future__ import annotations
 
+import itertools
+import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
                                QMessageBox, QStackedWidget, QTabBar, QVBoxLayout, QWidget)
 
 from core.graph import io
-from core.common.errors import MlsysError
+from core.common.errors import MlsysError, printable
 from core.graph.network import Network
 from core.graph.presets import load_preset, preset_descriptions
 
@@ -20,16 +22,14 @@ from gui.design.canvas import CanvasView
 from gui.design.document import Document
 from gui.design.palette import PaletteWidget
 from gui.design.properties import PropertyPanel
+from gui.recovery import RecoveryStore
+from gui.widgets.files import save_image, write_atomic
 
 WORKSPACES = ("Design", "Training", "Dataflow", "Pipeline", "Profiling", "Transformer")
 AUTOSAVE_MS = 30_000
 MAX_RECENT = 10
 FILE_FILTER = "MLSys Studio designs (*.json);;All files (*)"
-
-
-def recovery_path() -> Path:
-    base = Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or Path.home())
-    return base / "recovery" / "autosave.json"
+_INSTANCES = itertools.count(1)  # windows of this process, for their recovery files
 
 
 class MainWindow(QMainWindow):
@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self._add_workspaces()
         self._restore_settings()
+        self.recovery = RecoveryStore(tag=f"{os.getpid()}-{next(_INSTANCES)}")
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(self.autosave)
@@ -94,6 +95,16 @@ class MainWindow(QMainWindow):
         self.workspace_bar.setTabEnabled(index, True)
         self.workspace_bar.setTabToolTip(index, "Buffer-level dataflows (ws/is/os/rs) and the "
                                                 "systolic array, animated")
+        self.pipeline_panel = None  # built on first use, like the Dataflow lab
+        index = WORKSPACES.index("Pipeline")
+        self.workspace_bar.setTabEnabled(index, True)
+        self.workspace_bar.setTabToolTip(index, "Cycles of an MLP on per-neuron units and NFU "
+                                                "variants, animated as a Gantt chart")
+        self.profiling_panel = None  # built on first use, as the Dataflow lab
+        index = WORKSPACES.index("Profiling")
+        self.workspace_bar.setTabEnabled(index, True)
+        self.workspace_bar.setTabToolTip(index, "Latency and throughput against batch size, "
+                                                "per-layer time and a measured roofline")
         # The Transformer lab (pyqtgraph, torch on demand) is built on first use too.
         self.transformer_panel = None
         index = WORKSPACES.index("Transformer")
@@ -109,6 +120,23 @@ class MainWindow(QMainWindow):
             self.workspace_pages["Dataflow"] = self.dataflow_panel
             self.workspaces.addWidget(self.dataflow_panel)
         return self.dataflow_panel
+
+    def ensure_pipeline_panel(self):
+        if self.pipeline_panel is None:
+            from gui.pipeline import PipelinePanel
+            self.pipeline_panel = PipelinePanel(lambda: self.document.analysis)
+            self.pipeline_panel.sig_message.connect(self.show_message)
+            self.workspace_pages["Pipeline"] = self.pipeline_panel
+            self.workspaces.addWidget(self.pipeline_panel)
+        return self.pipeline_panel
+
+    def ensure_profiling_panel(self):
+        if self.profiling_panel is None:
+            from gui.profiling import ProfilingPanel
+            self.profiling_panel = ProfilingPanel(self.current_network)
+            self.workspace_pages["Profiling"] = self.profiling_panel
+            self.workspaces.addWidget(self.profiling_panel)
+        return self.profiling_panel
 
     def ensure_transformer_panel(self):
         if self.transformer_panel is None:
@@ -144,6 +172,8 @@ class MainWindow(QMainWindow):
         """Switch the central page; the editor's docks belong to the Design workspace."""
         name = WORKSPACES[index]
         page = self.ensure_dataflow_panel() if name == "Dataflow" else \
+            self.ensure_pipeline_panel() if name == "Pipeline" else \
+            self.ensure_profiling_panel() if name == "Profiling" else \
             self.ensure_transformer_panel() if name == "Transformer" else \
             self.workspace_pages.get(name)
         if page is None:
@@ -337,6 +367,9 @@ class MainWindow(QMainWindow):
         dataflow = menu.addAction("Open in Dataflow lab", lambda: self.open_in_dataflow(name))
         dataflow.setEnabled(self.dataflow_layer(name) is not None)
         dataflow.setToolTip("Simulate this convolution's buffer accesses")
+        pipeline = menu.addAction("Open in Pipeline lab", lambda: self.open_in_pipeline(name))
+        pipeline.setEnabled(self.pipeline_chain(name) is not None)
+        pipeline.setToolTip("Cycles of this chain of Linear layers on MLP hardware")
         solver = menu.addAction("Conv solver…", self.open_solver)
         solver.setEnabled(self.document.network.nodes[name].type in (
             "Conv2d", "MaxPool2d", "AvgPool2d", "DepthwiseSeparableConv2d"))
@@ -369,8 +402,40 @@ class MainWindow(QMainWindow):
         self.show_workspace(WORKSPACES.index("Dataflow"))
         return True
 
+    def pipeline_chain(self, name: str):
+        """(widths, names) of the Linear chain through node ``name``, or None."""
+        from core.common.errors import InputError
+        from gui.pipeline.design_chain import linear_chain
+        node = self.document.network.nodes.get(name)
+        if node is None or node.type != "Linear":
+            return None
+        try:
+            return linear_chain(self.document.analysis, name)
+        except InputError:
+            return None
+
+    def open_in_pipeline(self, name: str) -> bool:
+        chain = self.pipeline_chain(name)
+        if chain is None:
+            self.show_message(f"{name} cannot be opened in the Pipeline lab (it takes a valid "
+                              f"Linear layer)")
+            return False
+        widths, names = chain
+        self.ensure_pipeline_panel().set_widths(widths, "From the design: " + " → ".join(names))
+        self.show_workspace(WORKSPACES.index("Pipeline"))
+        return True
+
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
+
+    def show_error(self, text: str) -> None:
+        """An unexpected error (from the exception hook): on the status line and in a
+        non-modal box, so that work can go on."""
+        self.statusBar().showMessage(text, 15000)
+        box = QMessageBox(QMessageBox.Warning, "Unexpected error", text, QMessageBox.Ok, self)
+        box.setAttribute(Qt.WA_DeleteOnClose)
+        box.open()
+        self.error_box = box
 
     def select_node(self, name: str) -> None:
         scene = self.canvas.scene_
@@ -476,10 +541,11 @@ class MainWindow(QMainWindow):
             self.open_file(path)
 
     def open_file(self, path) -> bool:
+        """Open a design; on any failure the current document stays exactly as it was."""
         try:
             self.document.open(path)
         except MlsysError as exc:
-            QMessageBox.warning(self, "Cannot open design", str(exc))
+            QMessageBox.warning(self, "Cannot open design", printable(str(exc)))
             self._remember_recent(path, remove=True)
             return False
         self._remember_recent(path)
@@ -507,7 +573,9 @@ class MainWindow(QMainWindow):
 
     def import_model(self) -> None:
         spec, ok = QInputDialog.getText(self, "Import from PyTorch",
-                                        "torchvision:NAME or path/to/model.py:factory",
+                                        "torchvision:NAME or path/to/model.py:factory\n"
+                                        "(a model.py is run as Python: import only files "
+                                        "you trust)",
                                         text="torchvision:resnet18")
         if not ok or not spec.strip() or not self.maybe_save():
             return
@@ -556,7 +624,11 @@ class MainWindow(QMainWindow):
         painter.setRenderHint(QPainter.Antialiasing)
         scene.render(painter, QRectF(image.rect()), rect)
         painter.end()
-        return image.save(str(path))
+        try:
+            save_image(image, path)
+        except OSError:
+            return False
+        return True
 
     def palette_color(self):
         from PySide6.QtGui import QPalette
@@ -578,7 +650,7 @@ class MainWindow(QMainWindow):
 
     def _write_text(self, path, text: str) -> None:
         try:
-            Path(path).write_text(text, encoding="utf-8")
+            write_atomic(path, text)
         except OSError as exc:
             QMessageBox.warning(self, "Cannot write", f"{path}: {exc}")
             return
@@ -630,38 +702,39 @@ class MainWindow(QMainWindow):
         self.canvas.scene_.update()
 
     def autosave(self) -> None:
-        """Write the design to the recovery file while it has unsaved changes."""
-        path = recovery_path()
-        if not self.document.modified:
-            return
+        """Write the design to this window's recovery file while it has unsaved changes
+        (and drop the file once there are none)."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            io.save(self.document.network, path)
-            self.settings.setValue("recovery_source",
-                                   str(self.document.path) if self.document.path else "")
+            if self.document.modified:
+                self.recovery.save(self.document.network, self.document.path)
+            else:
+                self.recovery.path.unlink(missing_ok=True)
         except OSError:
             pass  # autosave must never interrupt work
 
     def offer_recovery(self) -> bool:
-        """After a crash: offer to restore the autosaved design. Returns True if restored."""
-        path = recovery_path()
-        if not path.exists():
-            return False
-        answer = QMessageBox.question(self, "Recover unsaved work",
-                                      "MLSys Studio did not close cleanly last time. Restore "
-                                      "the autosaved design?",
-                                      QMessageBox.Yes | QMessageBox.No, QMessageBox.Yes)
-        restored = False
-        if answer == QMessageBox.Yes:
+        """Offer the autosaves of windows that did not close cleanly (their process is
+        gone), newest first. Returns True if one was restored."""
+        for autosave in self.recovery.orphans():
+            answer = QMessageBox.question(
+                self, "Recover unsaved work", "A previous MLSys Studio window did not close "
+                "cleanly. Restore its autosaved design?", QMessageBox.Yes | QMessageBox.No,
+                QMessageBox.Yes)
+            if answer != QMessageBox.Yes:
+                self.recovery.forget(autosave)
+                continue
             try:
-                self.document.load_network(io.load(path))
-                self.document.undo_stack.resetClean()  # unsaved until the user saves it
-                self.update_title()
-                restored = True
+                recovered = self.recovery.load(autosave)
             except MlsysError as exc:
                 QMessageBox.warning(self, "Cannot recover", str(exc))
-        path.unlink(missing_ok=True)
-        return restored
+                self.recovery.forget(autosave)
+                continue
+            self.document.load_network(recovered.network, recovered.source)
+            self.document.undo_stack.resetClean()  # unsaved until the user saves it
+            self.update_title()
+            self.recovery.forget(autosave)
+            return True
+        return False
 
     def about(self) -> None:
         QMessageBox.about(self, "About MLSys Studio",
@@ -678,11 +751,15 @@ class MainWindow(QMainWindow):
         self.training_panel.shutdown()  # stop and join a running training thread
         if self.dataflow_panel is not None:
             self.dataflow_panel.shutdown()
+        if self.pipeline_panel is not None:
+            self.pipeline_panel.shutdown()
+        if self.profiling_panel is not None:
+            self.profiling_panel.shutdown()  # stop and join a running profile
         if self.transformer_panel is not None:
             self.transformer_panel.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosave_timer.stop()
-        recovery_path().unlink(missing_ok=True)
+        self.recovery.discard()
         self.canvas.scene_.selectionChanged.disconnect(self.on_selection)
         event.accept()

@@ -32,21 +32,29 @@ def fresh_venv(wheel, tmp_path_factory) -> Path:
     from this interpreter's site-packages by a plain path line, so that the checkout's
     editable install (a .pth there) is not processed and cannot shadow the wheel."""
     venv = tmp_path_factory.mktemp("venv") / "fresh"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    # Outside the checkout and without PYTHONPATH, so that pip cannot mistake the build's
+    # egg-info in the checkout for an installed copy and skip the wheel.
+    quiet = {"cwd": venv.parent, "env": clean_env(), "timeout": 300, "check": True}
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], **quiet)
     python = venv / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index",
-                    "--disable-pip-version-check", "-q", str(wheel)], check=True, timeout=300)
+                    "--ignore-installed", "--disable-pip-version-check", "-q", str(wheel)],
+                   **quiet)
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
-                           "['purelib'])"], capture_output=True, text=True, check=True)
+                           "['purelib'])"], capture_output=True, text=True, **quiet)
     Path(site.stdout.strip(), "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return venv
 
 
-def run_in(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def clean_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MLSYS_MNIST_DIR")}
     env["QT_QPA_PLATFORM"] = "offscreen"
-    return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=180)
+    return env
+
+
+def run_in(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), cwd=cwd, env=clean_env(), capture_output=True,
+                          text=True, timeout=180)
 
 
 def test_wheel_holds_the_packages_and_resources_and_no_tests(wheel):

@@ -15,8 +15,8 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("report",
                               help="shapes, parameters, operations and memory per layer")
-    p.add_argument("model", help="preset name, design .json, file.py:factory or "
-                                 "torchvision:NAME")
+    p.add_argument("model", help="preset name, design .json, file.py:factory (runs that "
+                                 "Python file) or torchvision:NAME")
     p.add_argument("--input", help="per-sample input shape, e.g. 3,32,32 (sequence models: L)")
     p.add_argument("--batch", type=int, default=None, help="batch size (default: the design's)")
     p.add_argument("--precision", choices=("fp32", "fp16", "bf16", "int8"), default=None)

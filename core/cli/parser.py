@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from core.common.errors import InputError, MlsysError
+from core.common.errors import InputError, MlsysError, printable
 
 EXIT_USAGE = 2
 
@@ -40,9 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_groups():
     """Each command group's ``register(subparsers)``, in the order --help lists them."""
-    from core.cli import dataflow, design, experiment, train, transformer
-    return (design.register, train.register, dataflow.register, experiment.register,
-            transformer.register)
+    from core.cli import (dataflow, design, experiment, export, pipeline, profile, train,
+                          transformer)
+    return (design.register, export.register, train.register, dataflow.register,
+            pipeline.register, experiment.register, profile.register, transformer.register)
 
 
 # ---------------------------------------------------------------------------------------
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None, launch_app=None) -> int:
             return launch_app(args)
         return args.func(args)
     except MlsysError as exc:
-        print(f"mlsys-studio: error: {exc}", file=sys.stderr)
+        print(f"mlsys-studio: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -68,8 +69,8 @@ def main(argv: list[str] | None = None, launch_app=None) -> int:
     except Exception as exc:  # a bug: still one line unless debugging
         if os.environ.get("MLSYS_DEBUG"):
             raise
-        print(f"mlsys-studio: internal error: {type(exc).__name__}: {exc} (set MLSYS_DEBUG=1 "
-              f"for details)", file=sys.stderr)
+        print(f"mlsys-studio: internal error: {type(exc).__name__}: {printable(str(exc))} "
+              f"(set MLSYS_DEBUG=1 for details)", file=sys.stderr)
         return 1
 
 

@@ -1,4 +1,5 @@
-"""Typed errors of the engine: each names the thing at fault and what is allowed."""
+"""Typed errors of the engine, each naming the thing at fault and what is allowed, and the
+helpers that make user text safe to put in a message (brief, printable)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,28 @@ class ModelImportError(MlsysError):
 
 class InputError(MlsysError, ValueError):
     """A command-line or form value is not allowed (names the field and the range)."""
+
+
+def brief(value, width: int = 60) -> str:
+    """``repr(value)`` safe for messages: shortened, and never failing (huge integers)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        text = f"<a number of about {value.bit_length() * 3 // 10:,} digits>"
+    text = printable(text)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def printable(text: str) -> str:
+    """``text`` with control, format (e.g. right-to-left overrides), surrogate and unassigned
+    characters written as escapes, so that a name can neither drive a terminal nor reorder
+    the line it is printed on, nor break an encoder."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 \
+        else f"\\U{code:08x}"

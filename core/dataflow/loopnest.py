@@ -14,6 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
+from core.common.limits import SIMULATION_BYTES
 from core.dataflow.layer import OPERANDS, ConvLayer
 
 DIMS = ("f", "c", "y", "x")
@@ -91,6 +92,17 @@ def _outer_addresses(coords: list[np.ndarray], strides: list[int]) -> np.ndarray
     return addr
 
 
+# Coordinates are kept per axis, each row and column once per window tap, in a handful of
+# int64 copies (full axes, per-tile ranges, sorted unions): a generous bound per element.
+_BYTES_PER_AXIS_ELEMENT = 64
+
+
+def geometry_bytes(layer: ConvLayer) -> int:
+    """Upper bound of the memory an operand's per-axis coordinates take."""
+    axes = (layer.height + layer.width) * layer.kernel + layer.channels + layer.filters
+    return axes * _BYTES_PER_AXIS_ELEMENT
+
+
 class OperandGeometry:
     """Per-axis coordinates of one operand for every tile of every loop, and the derived sizes.
 
@@ -103,6 +115,9 @@ class OperandGeometry:
         self.nest = nest
         self.operand = operand
         self.layer = layer = nest.layer
+        SIMULATION_BYTES.check(geometry_bytes(layer), f"the {operand} coordinates of a "
+                                                      f"{layer.height}×{layer.width}×"
+                                                      f"{layer.channels} layer")
         self.depth = nest.depth(operand)
         self.axis_names, self.strides, self.full = self._axes(layer, operand)
         axis_of_dim = _AXIS_OF_DIM[operand]

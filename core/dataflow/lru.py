@@ -27,7 +27,12 @@ from collections import OrderedDict
 
 import numpy as np
 
+from core.common.limits import SIMULATION_BYTES
 from core.dataflow.loopnest import OperandGeometry
+
+# Peak memory of a count per element of the operand (residency flags, marks, cache entries,
+# tile coordinates), measured: 2.7 GB for a layer whose input and output hold 67 M each.
+BYTES_PER_ELEMENT = 40
 
 
 class LruCounter:
@@ -40,6 +45,9 @@ class LruCounter:
     def __init__(self, geom: OperandGeometry, capacity: int, record_level: int = 0):
         if not 0 <= record_level <= geom.depth:
             raise ValueError("record_level must lie between 0 and the operand's fill depth")
+        size = geom.layer.operand_size(geom.operand)
+        SIMULATION_BYTES.check(size * BYTES_PER_ELEMENT + n_recorded(geom, record_level) * 16,
+                               f"the LRU count of the {geom.operand} buffer ({size:,} elements)")
         self.g = geom
         self.cap = capacity
         self.record_level = record_level
@@ -53,7 +61,7 @@ class LruCounter:
         self.misses = 0
         self.evictions = 0
         self._resident_extra = 0  # elements counted resident without being materialised (root shortcut)
-        n_rec = math.prod(self.counts[:record_level])
+        n_rec = n_recorded(geom, record_level)
         self.rec_misses = np.zeros(n_rec, dtype=np.int64)
         self.rec_evictions = np.zeros(n_rec, dtype=np.int64)
         self._prepare_levels()
@@ -334,6 +342,11 @@ class _DistinctCoords:
         else:
             self.count += int(np.count_nonzero(~self._seen[c]))
             self._seen[c] = True
+
+
+def n_recorded(geom: OperandGeometry, record_level: int) -> int:
+    """How many iterations a count recording at ``record_level`` keeps figures for."""
+    return math.prod(loop.count for loop in geom.nest.loops[:record_level])
 
 
 def lru_misses(geom: OperandGeometry, capacity: int) -> tuple[int, int, int]:

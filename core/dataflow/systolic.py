@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
+from core.common.lattice import covered
 from core.dataflow.layer import ConvLayer, require_int
 from core.common.errors import InputError
 
@@ -47,7 +46,6 @@ SCALESIM_CONVENTIONS = (
     "partial sum (row_folds × Npix × F) for ws and is, as SCALE-Sim drains them. SCALE-Sim's own DRAM counts come "
     "from replaying its address trace through set-based prefetch buffers and can differ when data exceed the SRAM.",
 )
-
 
 @dataclass(frozen=True)
 class SystolicLayer:
@@ -87,7 +85,6 @@ class SystolicLayer:
     @property
     def window(self) -> int:
         return self.filter_h * self.filter_w * self.channels
-
 
 @dataclass(frozen=True)
 class SystolicResult:
@@ -150,19 +147,16 @@ class SystolicResult:
         ]
         return "\n".join(lines)
 
-
 def _check_array(rows: int, cols: int, dataflow: str) -> None:
     require_int("array rows", rows, 1)
     require_int("array columns", cols, 1)
     if dataflow not in SYSTOLIC_DATAFLOWS:
         raise InputError(f"dataflow: {dataflow!r} is not a systolic dataflow (allowed: {', '.join(SYSTOLIC_DATAFLOWS)})")
 
-
 def _check_sram(sram_kb) -> tuple[int, int, int]:
     if len(sram_kb) != 3:
         raise InputError(f"SRAM sizes: {sram_kb!r} must be three sizes in KB (ifmap, filter, ofmap)")
     return tuple(require_int(f"{name} SRAM (KB)", kb, 1) for name, kb in zip(("ifmap", "filter", "ofmap"), sram_kb))
-
 
 def mapping_dims(layer: SystolicLayer, dataflow: str, rounding: str = "ceil") -> tuple[int, int, int]:
     """(Sr, Sc, T): the dimensions mapped on rows, on columns and streamed in time."""
@@ -170,18 +164,12 @@ def mapping_dims(layer: SystolicLayer, dataflow: str, rounding: str = "ceil") ->
     npix, win, f = oh * ow, layer.window, layer.filters
     return {"os": (npix, f, win), "ws": (win, f, npix), "is": (win, npix, f)}[dataflow]
 
-
 def ifmap_footprint(layer: SystolicLayer, rounding: str = "ceil") -> int:
     """Distinct ifmap elements the windows touch (positions beyond the edge excluded)."""
     oh, ow = layer.ofmap(rounding)
-
-    def used(n_out: int, k: int, size: int) -> int:
-        starts = np.arange(n_out) * layer.stride
-        span = (starts[:, None] + np.arange(k)[None, :]).ravel()
-        return len(np.unique(span[span < size]))
-
-    return used(oh, layer.filter_h, layer.ifmap_h) * used(ow, layer.filter_w, layer.ifmap_w) * layer.channels
-
+    rows = covered(layer.ifmap_h, 0, oh, layer.stride, layer.filter_h)
+    cols = covered(layer.ifmap_w, 0, ow, layer.stride, layer.filter_w)
+    return rows * cols * layer.channels
 
 def simulate_systolic(
     layer: SystolicLayer | ConvLayer,
@@ -216,14 +204,12 @@ def simulate_systolic(
         dram_ifmap_reads=dram[0], dram_filter_reads=dram[1], dram_ofmap_writes=dram[2],
     )
 
-
 def _sram_counts(dataflow, npix, win, f, rf, cf, rows, cols) -> tuple[int, int, int]:
     if dataflow == "os":
         return cf * npix * win, rf * win * f, npix * f + rf * cf * (rows + cols)
     if dataflow == "ws":
         return cf * npix * win, win * f, rf * npix * f
     return win * npix, cf * win * f, rf * npix * f
-
 
 def _dram_estimate(layer, dataflow, rounding, npix, win, f, rf, cf, kb) -> tuple[int, int, int]:
     half = [k * 1024 // WORD_BYTES // 2 for k in kb]

@@ -304,10 +304,8 @@ def _param_expr(shapes: dict) -> Expr:
 def _attach_gradients(network: Network, order: list[str], results: dict[str, NodeResult],
                       options: AnalysisOptions) -> list[str]:
     """Which losses reach each layer, which tensors carry gradients, backward counts."""
-    loss_names = network.loss_names()
-    sources = {name: network.ancestors(name) for name in loss_names} if loss_names else {
-        IMPLICIT_LOSS: set().union(*(network.ancestors(o) for o in network.output_names()))
-        if network.output_names() else set()}
+    sources = network.loss_names() or [IMPLICIT_LOSS]
+    reaching = _losses_reaching(network, order, sources)
     for name in order:
         result = results[name]
         node = network.nodes[name]
@@ -315,7 +313,7 @@ def _attach_gradients(network: Network, order: list[str], results: dict[str, Nod
         result.output_grad = bool(result.param_shapes) or any(in_grads)
         if not result.ok:
             continue
-        result.losses = tuple(loss for loss, ancestors in sources.items() if name in ancestors)
+        result.losses = _names_of_bits(reaching.get(name, 0), sources)
         result.needs_input_grad = any(in_grads)
         kind = layer_type(node.type)
         ctx = Ctx(name, result.params, result.input_shapes, options.batch, result.output_shape,
@@ -326,6 +324,30 @@ def _attach_gradients(network: Network, order: list[str], results: dict[str, Nod
             result.backward = kind.backward(ctx, result.needs_input_grad, options.bias_adds)
             _, result.torch_backward = kind.torch_flops(ctx, result.needs_input_grad)
     return list(sources)
+
+
+def _losses_reaching(network: Network, order: list[str], sources: list[str]) -> dict[str, int]:
+    """For each node, the losses whose value depends on it, as a bit mask over ``sources``
+    (bit i: sources[i]); the implicit loss stands at the outputs. One pass in reverse
+    topological order: O(nodes + edges) mask operations."""
+    seeds = ({name: 1 << i for i, name in enumerate(sources)} if sources != [IMPLICIT_LOSS]
+             else {name: 1 for name in network.output_names()})
+    reaching = dict(seeds)
+    for name in reversed(order):
+        mask = reaching.get(name, 0)
+        if mask:
+            for source in network.nodes[name].inputs:
+                reaching[source] = reaching.get(source, 0) | mask
+    return reaching
+
+
+def _names_of_bits(mask: int, names: list[str]) -> tuple[str, ...]:
+    found = []
+    while mask:
+        low = mask & -mask
+        found.append(names[low.bit_length() - 1])
+        mask ^= low
+    return tuple(found)
 
 
 def _totals(results: dict[str, NodeResult]) -> Totals:

@@ -13,15 +13,19 @@ file, the node and what is wrong.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import math
 from pathlib import Path
 
-from core.common.errors import DesignFileError, MlsysError
+from core.common.errors import DesignFileError, MlsysError, brief
+from core.common.files import FileReadError, read_text_bounded, write_atomic
+from core.common.limits import JSON_DEPTH, NODES, LimitError
+from core.graph.analysis import PRECISION_BYTES
 from core.graph.network import Network
 
 FORMAT = "mlsys-studio-design"
 VERSION = 1
+MAX_BATCH = 1_000_000  # the batch field's range in the app
+MAX_COORDINATE = 1e7  # canvas positions beyond this are dropped (laid out anew)
 
 
 def network_to_dict(network: Network) -> dict:
@@ -53,9 +57,11 @@ def network_from_dict(data, source: str = "design") -> Network:
     nodes = data.get("nodes")
     if not isinstance(nodes, list):
         raise DesignFileError(f"{source}: 'nodes' must be a list")
-    defaults = data.get("defaults", {})
-    if not isinstance(defaults, dict):
-        raise DesignFileError(f"{source}: 'defaults' must be an object")
+    try:
+        NODES.check(len(nodes), f"{source}")
+    except LimitError as exc:
+        raise DesignFileError(str(exc)) from None
+    defaults = _checked_defaults(data.get("defaults", {}), source)
     network = Network(str(data.get("name", "untitled")), str(data.get("description", "")),
                       defaults)
     for i, entry in enumerate(nodes):
@@ -72,6 +78,21 @@ def network_from_dict(data, source: str = "design") -> Network:
     return network
 
 
+def _checked_defaults(defaults, source: str) -> dict:
+    """The analysis defaults (batch, precision), each checked as the analysis will use it."""
+    if not isinstance(defaults, dict):
+        raise DesignFileError(f"{source}: 'defaults' must be an object")
+    batch = defaults.get("batch", 1)
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_BATCH:
+        raise DesignFileError(f"{source}: defaults.batch {brief(batch)} is not allowed: use a "
+                              f"whole number from 1 to {MAX_BATCH:,}")
+    precision = defaults.get("precision", "fp32")
+    if precision not in PRECISION_BYTES:
+        raise DesignFileError(f"{source}: defaults.precision {brief(precision)} is not "
+                              f"allowed: use one of {', '.join(PRECISION_BYTES)}")
+    return dict(defaults)
+
+
 def _add_entry(network: Network, entry, index: int, source: str) -> None:
     if not isinstance(entry, dict):
         raise DesignFileError(f"{source}: node #{index + 1} is not an object")
@@ -85,8 +106,9 @@ def _add_entry(network: Network, entry, index: int, source: str) -> None:
                               f"and 'inputs' a list of node names")
     position = entry.get("position")
     if position is not None and not (isinstance(position, list) and len(position) == 2 and all(
-            isinstance(v, (int, float)) for v in position)):
-        position = None
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and abs(v) <= MAX_COORDINATE for v in position)):
+        position = None  # the canvas lays such a node out anew
     try:
         network.add_node(entry["type"], entry["name"], params, [], position)
     except MlsysError as exc:
@@ -99,37 +121,54 @@ def dumps(network: Network) -> str:
 
 
 def loads(text: str, source: str = "design") -> Network:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DesignFileError(f"{source}: not valid JSON (line {exc.lineno}, column "
-                              f"{exc.colno}: {exc.msg})") from None
+    data = parse_json(text, source)
     return network_from_dict(data, source)
 
 
-def save(network: Network, path: str | Path) -> None:
-    """Write atomically (temp file + rename) so a crash never leaves half a design."""
-    path = Path(path)
-    text = dumps(network)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent or "."))
+def parse_json(text: str, source: str):
+    """JSON within the JSON_DEPTH limit; numbers Python cannot hold as such are errors."""
+    _check_depth(text, source)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a design is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise DesignFileError(f"{source}: not valid JSON (line {exc.lineno}, column "
+                              f"{exc.colno}: {exc.msg})") from None
+    except (ValueError, RecursionError) as exc:
+        reason = ("holds a number of more than 4,300 digits" if "digits" in str(exc)
+                  else f"is not a readable design ({brief(str(exc), 120)})")
+        raise DesignFileError(f"{source}: {reason}") from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number a design may hold")
+
+
+def _check_depth(text: str, source: str) -> None:
+    """Refuse nesting deeper than JSON_DEPTH before the parser recurses into it (brackets
+    inside strings count too, which can only make the check stricter than needed)."""
+    depth = deepest = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > JSON_DEPTH.value:
+                    raise DesignFileError(f"{source}: nested deeper than {JSON_DEPTH.value} "
+                                          f"levels (set {JSON_DEPTH.variable} to raise the "
+                                          f"limit)")
+        elif ch in "]}":
+            depth -= 1
+
+
+def save(network: Network, path: str | Path) -> None:
+    """Write atomically and durably, so a crash never leaves half a design."""
+    write_atomic(path, dumps(network))
 
 
 def load(path: str | Path) -> Network:
-    path = Path(path)
+    """Read a design file: a regular file within the FILE_BYTES limit, UTF-8 JSON."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DesignFileError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DesignFileError(f"{path}: cannot be read ({exc})") from None
+        text = read_text_bounded(path, what="design file")
+    except (FileReadError, LimitError) as exc:
+        raise DesignFileError(str(exc)) from None
     return loads(text, str(path))

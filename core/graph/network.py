@@ -8,6 +8,7 @@ GUI's undo commands can store plain data (names, indices, tuples) only.
 from __future__ import annotations
 
 import copy
+import heapq
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -115,20 +116,19 @@ class Network:
             for dep in set(d):
                 users[dep].append(name)
         position = {name: i for i, name in enumerate(self.nodes)}
-        ready = sorted((n for n, k in indegree.items() if k == 0), key=position.get)
+        ready = [(position[n], n) for n, k in indegree.items() if k == 0]
+        heapq.heapify(ready)
         order: list[str] = []
         while ready:
-            current = ready.pop(0)
+            _, current = heapq.heappop(ready)
             order.append(current)
-            freed = []
             for user in users[current]:
                 indegree[user] -= 1
                 if indegree[user] == 0:
-                    freed.append(user)
-            if freed:
-                ready = sorted(ready + freed, key=position.get)
+                    heapq.heappush(ready, (position[user], user))
         if len(order) != len(self.nodes):
-            stuck = [n for n in self.nodes if n not in order]
+            placed = set(order)
+            stuck = [n for n in self.nodes if n not in placed]
             raise NetworkError("the network has a cycle through " + ", ".join(stuck))
         return order
 

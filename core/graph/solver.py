@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from itertools import product
+from math import gcd
 
 from core.common.errors import InputError
+from core.common.limits import SOLVER_WORK
 
 MAX_SOLUTIONS = 5000
 
@@ -50,42 +52,95 @@ class Solution:
 
 def solve_1d(n_in: int, n_out: int, kernel: int | None = None, max_dilation: int | None = None,
              exact_only: bool = False) -> list[Solution1D]:
-    """Every configuration of one dimension with output ``n_out`` for input ``n_in``."""
+    """The configurations of one dimension with output ``n_out`` for input ``n_in``, exact
+    ones first, then by kernel, dilation, stride and padding; at most MAX_SOLUTIONS of them.
+    The search stops once it has that many, and refuses (LimitError) a space that would
+    take more than the SOLVER_WORK limit to search."""
     _check_size("input", n_in)
     _check_size("output", n_out)
     if kernel is not None:
         _check_size("kernel", kernel)
-    kernels = [kernel] if kernel else range(1, n_in + 1)
-    dilations = range(1, (max_dilation or n_in) + 1)
-    found = []
-    for k in kernels:
-        for d in dilations:
+    if max_dilation is not None:
+        _check_size("maximum dilation", max_dilation)
+    budget = _Budget(n_in, n_out)
+    found = list(_search(n_in, n_out, kernel, max_dilation or n_in, exact=True, budget=budget))
+    if not exact_only and len(found) < MAX_SOLUTIONS:
+        found += _search(n_in, n_out, kernel, max_dilation or n_in, exact=False, budget=budget,
+                         wanted=MAX_SOLUTIONS - len(found))
+    return found[:MAX_SOLUTIONS]
+
+
+class _Budget:
+    """Counts the (kernel, dilation, padding) candidates tried against SOLVER_WORK."""
+
+    def __init__(self, n_in: int, n_out: int):
+        self.used, self.subject = 0, f"solving {n_in} → {n_out}"
+
+    def spend(self, amount: int) -> None:
+        self.used += amount
+        if self.used > SOLVER_WORK.value:
+            SOLVER_WORK.check(self.used, f"{self.subject} (give --kernel or a smaller "
+                                         f"--max-dilation to narrow the search)")
+
+
+def _search(n_in: int, n_out: int, kernel: int | None, max_dilation: int, exact: bool,
+            budget: _Budget, wanted: int = MAX_SOLUTIONS) -> list[Solution1D]:
+    """Solutions of one kind (exact or floored) in (kernel, dilation, stride, padding)
+    order, stopping at ``wanted``."""
+    found: list[Solution1D] = []
+    for k in ([kernel] if kernel else range(1, n_in + 1)):
+        for d in range(1, (1 if k == 1 else max_dilation) + 1):  # 1 tap: dilation is moot
             span = d * (k - 1) + 1
-            if k == 1 and d > 1:
-                continue  # dilation does nothing to a 1-tap kernel
-            for p in range(0, k):
-                padded = n_in + 2 * p
-                if span > padded:
-                    continue
-                found.extend(_strides(padded - span, n_out, k, p, d, exact_only))
-    found.sort(key=lambda s: (not s.exact, s.kernel, s.dilation, s.stride, s.padding))
+            if span > n_in + 2 * (k - 1):
+                break  # larger dilations only widen the span further
+            budget.spend(1)
+            group = (_exact_group(n_in, n_out, k, d, span) if exact
+                     else _floored_group(n_in, n_out, k, d, span, budget))
+            found += group[:wanted - len(found)]
+            if len(found) >= wanted:
+                return found
     return found
 
 
-def _strides(reach: int, n_out: int, k: int, p: int, d: int, exact_only: bool):
-    """Strides s with floor(reach / s) + 1 == n_out."""
+def _exact_group(n_in: int, n_out: int, k: int, d: int, span: int) -> list[Solution1D]:
+    """Exact solutions for one kernel and dilation, by padding (and so by stride): the
+    reach n + 2p − span must be a multiple of n_out − 1 (zero for one window), solved as a
+    congruence in p rather than by trying every padding."""
+    target = n_out - 1
+    if target == 0:
+        twice = span - n_in
+        return [Solution1D(k, 1, twice // 2, d, True)] if twice % 2 == 0 and \
+            0 <= twice // 2 < k else []
+    first = max(0, -(-(span + target - n_in) // 2))  # reach ≥ target
+    g = gcd(2, target)
+    if (span - n_in) % g:
+        return []
+    step = target // g
+    residue = ((span - n_in) // g) * pow(2 // g, -1, step) % step if step > 1 else 0
+    start = first + (residue - first) % step
+    return [Solution1D(k, (n_in + 2 * p - span) // target, p, d, True)
+            for p in range(start, k, step)]
+
+
+def _floored_group(n_in: int, n_out: int, k: int, d: int, span: int,
+                   budget: _Budget) -> list[Solution1D]:
+    """Floored (not exact) solutions for one kernel and dilation, by stride and padding."""
+    paddings = range(max(0, -(-(span - n_in) // 2)), k)  # the span must fit
+    budget.spend(len(paddings))
+    group = [sol for p in paddings for sol in _strides(n_in + 2 * p - span, n_out, k, p, d)]
+    group.sort(key=lambda sol: (sol.stride, sol.padding))
+    return group
+
+
+def _strides(reach: int, n_out: int, k: int, p: int, d: int) -> list[Solution1D]:
+    """Strides s with floor(reach / s) + 1 == n_out that do not divide the reach."""
     target = n_out - 1
     if target == 0:
         # One window: any stride larger than the reach works; report the smallest.
-        s = reach + 1
-        return [Solution1D(k, s, p, d, reach % s == 0)] if not exact_only or reach == 0 else []
-    results = []
-    for s in range(max(1, reach // (target + 1) + 1), reach // target + 1):
-        if reach // s == target:
-            exact = reach % s == 0
-            if exact or not exact_only:
-                results.append(Solution1D(k, s, p, d, exact))
-    return results
+        return [Solution1D(k, reach + 1, p, d, False)] if reach > 0 else []
+    return [Solution1D(k, s, p, d, False)
+            for s in range(max(1, reach // (target + 1) + 1), reach // target + 1)
+            if reach // s == target and reach % s]
 
 
 def solve(size_in: tuple[int, int], size_out: tuple[int, int], kernel=None,

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.common.errors import LayerParamError
+from core.common.limits import TRAINING_BYTES
 from core.graph.analysis import AnalysisOptions, analyze
 from core.graph.catalog import layer_type
 from core.graph.layers.base import Ctx
@@ -32,6 +33,7 @@ class GraphModule(nn.Module):
         bad = [r for r in analysis.nodes.values() if r.error is not None]
         if bad:
             raise bad[0].error
+        check_parameter_memory(analysis)
         self.order = analysis.order
         self.input_names = network.input_names()
         self.output_names = network.output_names()
@@ -103,6 +105,23 @@ class GraphModule(nn.Module):
                 elif isinstance(layer, LossModule):
                     limits.append(self.shapes[ins[0]][-1])
         return max(1, min(limits)) if limits else 2
+
+
+def check_parameter_memory(analysis) -> None:
+    """Refuse (LimitError) to build a model whose fp32 parameters exceed TRAINING_BYTES."""
+    params = analysis.totals.params
+    TRAINING_BYTES.check(params * 4, f"building {analysis.network.name} ({params:,} "
+                                     f"parameters at fp32)")
+
+
+def check_training_memory(network: Network, batch: int, optimizer: str = "adam") -> None:
+    """Refuse (LimitError) to train when the engine's estimate of training memory at fp32
+    (parameters, gradients, optimizer state and activations at ``batch``) exceeds
+    TRAINING_BYTES."""
+    analysis = analyze(network, AnalysisOptions(batch=batch, optimizer=optimizer))
+    if analysis.ok:
+        TRAINING_BYTES.check(analysis.memory.training, f"training {network.name} at batch "
+                                                       f"{batch}")
 
 
 def build_model(network: Network) -> GraphModule:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.util
 import io
 import math
 import time
@@ -26,6 +25,9 @@ import numpy as np
 from core.training.data import (IMAGE_SIZE, MEAN, NUM_CLASSES, STD, MnistData, input_layout,
                                 load_mnist)
 from core.common.errors import InputError, MlsysError
+from core.common.files import FileReadError, read_bytes_bounded, write_with
+from core.common.limits import CHECKPOINT_BYTES, LimitError
+from core.torchbridge.export import onnx_missing
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
@@ -499,7 +501,7 @@ class TrainedModel:
         payload.update(extra or {})
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(payload, path)
+            write_with(path, lambda tmp: torch.save(payload, tmp))
         except OSError as exc:
             raise TrainingError(f"cannot save checkpoint {path}: {exc.strerror or exc}") \
                 from None
@@ -523,9 +525,10 @@ class TrainedModel:
             batch = torch.export.Dim("batch", min=1, max=65536)
             # the exporter prints its steps on stdout, which would spoil the CLI's JSON
             with contextlib.redirect_stdout(io.StringIO()):
-                torch.onnx.export(wrapper, (example,), str(path), input_names=["image"],
-                                  output_names=["logits"], dynamo=True, external_data=False,
-                                  dynamic_shapes=({0: batch},), verbose=False)
+                write_with(path, lambda tmp: torch.onnx.export(
+                    wrapper, (example,), str(tmp), input_names=["image"],
+                    output_names=["logits"], dynamo=True, external_data=False,
+                    dynamic_shapes=({0: batch},), verbose=False))
         except OSError as exc:
             raise TrainingError(f"cannot write ONNX file {path}: {exc.strerror or exc}") \
                 from None
@@ -536,20 +539,17 @@ class TrainedModel:
         return path
 
 
-def onnx_missing() -> list[str]:
-    """The packages torch.onnx.export (dynamo exporter) needs that are not installed."""
-    return [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
-
-
 def load_checkpoint(path: str | Path, module=None) -> TrainedModel:
     """A TrainedModel from ``save_checkpoint``'s file (rebuilt from the stored design, or
     loaded into ``module`` when the checkpoint has none)."""
     import torch
     path = Path(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise TrainingError(f"checkpoint {path} does not exist") from None
+        data = read_bytes_bounded(path, CHECKPOINT_BYTES, "checkpoint")
+    except (FileReadError, LimitError) as exc:
+        raise TrainingError(str(exc)) from None
+    try:
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:
         raise TrainingError(f"{path}: not a readable checkpoint ({exc})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
@@ -711,11 +711,17 @@ def train(model, data: MnistData | None = None, config: TrainConfig | None = Non
     """Train ``model`` (a Network, a TrainedModel or a torch module; trained in place) on
     ``data`` (default: load_mnist()). Yields Started, then BatchEvent per batch and
     EpochEvent per epoch (Paused/Resumed around pauses), and ends with exactly one of
-    Finished, Stopped or Failed, each carrying the TrainResult."""
+    Finished, Stopped or Failed, each carrying the TrainResult; a stop asked for before
+    the model is built ends it with no event at all."""
     import torch
     config = config or TrainConfig()
+    _check_memory(model, config)
     data = data if data is not None else load_mnist()
+    if should_stop():  # asked while loading: nothing was built, nothing to report
+        return
     trained = as_trained_model(model, config.seed)
+    if should_stop():
+        return
     previous_threads = torch.get_num_threads()
     threads = _threads(config)
     if config.device == "cpu" and threads != previous_threads:
@@ -725,6 +731,15 @@ def train(model, data: MnistData | None = None, config: TrainConfig | None = Non
     finally:
         if torch.get_num_threads() != previous_threads:
             torch.set_num_threads(previous_threads)
+
+
+def _check_memory(model, config: TrainConfig) -> None:
+    """A design is checked against the training memory limit before anything is built."""
+    from core.graph.network import Network
+    if isinstance(model, Network):
+        from core.torchbridge.build import check_training_memory
+        check_training_memory(model, config.batch_size,
+                              "adam" if config.optimizer == "adam" else "sgd-momentum")
 
 
 def _make_optimizer(config: TrainConfig, parameters):

@@ -15,6 +15,7 @@ from core.dataflow import (DATAFLOW_NAMES, DATAFLOWS, LEVEL_NAMES, LEVELS, Energ
                            energy_breakdown)
 from core.common.tables import Table, render
 
+from gui.widgets.files import save_image, write_atomic
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 
 OPERAND_SERIES = (("input reads", "#1c7ed6"), ("weight reads", "#2f9e44"),
@@ -243,7 +244,7 @@ class ComparisonWidget(QWidget):
             return None
         path, fmt = table_path_and_format(path, chosen)
         try:
-            path.write_text(render(self.table_model(), fmt), encoding="utf-8")
+            write_atomic(path, render(self.table_model(), fmt))
         except OSError as exc:
             self._say(f"Cannot write {path}: {exc.strerror or exc}", error=True)
             return None
@@ -257,8 +258,10 @@ class ComparisonWidget(QWidget):
             return None
         if not path.lower().endswith(".png"):
             path += ".png"
-        if not self.grab().save(path, "PNG"):
-            self._say(f"Cannot write {path}", error=True)
+        try:
+            save_image(self.grab(), path)
+        except OSError as exc:
+            self._say(f"Cannot write {path}: {exc.strerror or exc}", error=True)
             return None
         self._say(f"Wrote {path}")
         return path

@@ -27,6 +27,7 @@ from core.dataflow import (COMMON_ASSUMPTIONS, DATAFLOW_NAMES, DATAFLOWS, LEVEL_
 from core.dataflow.layer import require_int
 from core.common.errors import InputError
 
+from gui.widgets.files import save_image
 from gui.widgets.field import ERROR_STYLE, add_field_row
 from gui.widgets.player import PlayerWidget
 from gui.dataflow.comparison import ComparisonWidget
@@ -674,7 +675,11 @@ class DataflowPanel(QWidget):
             return None
         if not path.lower().endswith(".png"):
             path += ".png"
-        ok = self.animation_page.grab().save(path, "PNG")
+        try:
+            save_image(self.animation_page.grab(), path)
+            ok = True
+        except OSError:
+            ok = False
         self.sig_message.emit(f"Wrote {path}" if ok else f"Cannot write {path}")
         return path if ok else None
 

@@ -3,7 +3,7 @@ the depthwise-separable comparison with its plot, and the gradient flow of the l
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QSignalBlocker, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QLabel,
                                QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem,
@@ -100,12 +100,11 @@ class LayerTableWidget(QWidget):
         defaults = self.document.network.defaults
         for widget, value in ((self.batch, int(defaults.get("batch", 1))),
                               (self.precision, defaults.get("precision", "fp32"))):
-            widget.blockSignals(True)
-            if isinstance(widget, QSpinBox):
-                widget.setValue(value)
-            else:
-                widget.setCurrentText(value)
-            widget.blockSignals(False)
+            with QSignalBlocker(widget):  # unblocked even if a value is refused
+                if isinstance(widget, QSpinBox):
+                    widget.setValue(min(max(value, widget.minimum()), widget.maximum()))
+                else:
+                    widget.setCurrentText(value)
         shape = (id(self.document.network), self.model.mode)
         if shape != self._sized_for:  # size columns when the design or the mode changes
             self._sized_for = shape

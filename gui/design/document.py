@@ -7,6 +7,8 @@ the undo stack's index re-runs the analysis and emits ``sig_analysis``.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -16,7 +18,7 @@ from core.graph import io
 from core.graph.analysis import Analysis, AnalysisOptions, analyze
 from core.graph.catalog import layer_type
 from core.graph.dsconv import CONVERTED_PARAMS, convertible
-from core.common.errors import MlsysError
+from core.common.errors import MlsysError, printable
 from core.graph.network import Network, RemovedNode
 
 MERGE_PARAM = 1001
@@ -149,6 +151,37 @@ class SetDefaultsCommand(QUndoCommand):
 # ---------------------------------------------------------------------------------------
 # Document
 # ---------------------------------------------------------------------------------------
+def _analysed(network: Network, bias_adds: bool, optimizer: str) -> Analysis:
+    """The analysis of a design about to be opened. Per-node errors are part of a design
+    (shown in red); anything else the analysis raises means it cannot be opened."""
+    try:
+        return analyze(network, _options(network, bias_adds, optimizer))
+    except MlsysError as exc:
+        raise MlsysError(f"{network.name}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a bug must not leave a half-loaded design
+        raise MlsysError(f"{network.name}: cannot be analysed ({type(exc).__name__}: "
+                         f"{printable(str(exc))})") from exc
+
+
+@contextlib.contextmanager
+def _slot_errors():
+    """Collect the exceptions that slots raise while the block runs (PySide6 hands them to
+    sys.excepthook instead of the code that emitted the signal)."""
+    errors: list[BaseException] = []
+    previous = sys.excepthook
+    sys.excepthook = lambda kind, error, tb: errors.append(error)
+    try:
+        yield errors
+    finally:
+        sys.excepthook = previous
+
+
+def _options(network: Network, bias_adds: bool, optimizer: str) -> AnalysisOptions:
+    d = network.defaults
+    return AnalysisOptions(batch=int(d.get("batch", 1)), precision=d.get("precision", "fp32"),
+                           bias_adds=bias_adds, optimizer=optimizer)
+
+
 class Document(QObject):
     """A design being edited. Signals: sig_analysis(Analysis) after every change,
     sig_reset() when a whole new network is loaded, sig_path_changed()."""
@@ -176,16 +209,17 @@ class Document(QObject):
     # -- state ----------------------------------------------------------------------------
     @property
     def options(self) -> AnalysisOptions:
-        d = self.network.defaults
-        return AnalysisOptions(batch=int(d.get("batch", 1)), precision=d.get("precision", "fp32"),
-                               bias_adds=self.bias_adds, optimizer=self.optimizer)
+        return _options(self.network, self.bias_adds, self.optimizer)
 
-    def refresh(self) -> Analysis:
-        """Re-run the analysis (a few ms even for ResNet-50) and tell the views."""
-        try:
-            self.analysis = analyze(self.network, self.options)
-        except MlsysError:
-            self.analysis = None
+    def refresh(self, analysis: Analysis | None = None) -> Analysis:
+        """Re-run the analysis (a few ms even for ResNet-50; ``analysis`` when it was just
+        computed) and tell the views."""
+        if analysis is None:
+            try:
+                analysis = analyze(self.network, self.options)
+            except MlsysError:
+                analysis = None
+        self.analysis = analysis
         self.sig_analysis.emit(self.analysis)
         return self.analysis
 
@@ -198,13 +232,26 @@ class Document(QObject):
 
     # -- whole-document operations (not undoable) -----------------------------------------
     def load_network(self, network: Network, path: Path | None = None) -> None:
+        """Replace the design. It is analysed before anything changes, and if the views
+        fail to show it, the previous design, path and undo history come back and the
+        failure is raised as one MlsysError: never a half-loaded document."""
+        analysis = _analysed(network, self.bias_adds, self.optimizer)
+        previous = (self.network, self.path)
         self.network = network
         self.path = Path(path) if path else None
+        with _slot_errors() as errors:  # a slot's exception does not reach the emitter
+            self.sig_reset.emit()
+            self.refresh(analysis)
+        if errors:
+            self.network, self.path = previous
+            self.sig_reset.emit()
+            self.refresh()
+            exc = errors[0]
+            raise MlsysError(f"{printable(network.name)}: cannot be shown "
+                             f"({type(exc).__name__}: {printable(str(exc))})") from exc
         self.undo_stack.clear()
         self.undo_stack.setClean()
-        self.sig_reset.emit()
         self.sig_path_changed.emit()
-        self.refresh()
 
     def open(self, path) -> None:
         self.load_network(io.load(path), path)

@@ -19,6 +19,7 @@ from core.common.errors import InputError
 from core.training.experiments import EXAMPLES, SWEEP_KINDS, Sweep, parse_values, rows_table
 
 from gui.widgets.field import add_field_row
+from gui.widgets.files import write_atomic
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 from gui.training.plots import styled_plot
 
@@ -208,7 +209,7 @@ class ExperimentsView(QWidget):
             return None
         path, fmt = table_path_and_format(path, chosen)
         try:
-            path.write_text(render(rows_table(self.rows), fmt), encoding="utf-8")
+            write_atomic(path, render(rows_table(self.rows), fmt))
         except OSError as exc:
             self.set_status(f"Cannot write {path}: {exc.strerror or exc}", error=True)
             return None

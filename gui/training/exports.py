@@ -9,6 +9,7 @@ dialog). Results and problems go to the panel's status line, never to a modal bo
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu
 
 from core.common.errors import MlsysError
 
+from gui.widgets.files import write_atomic
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 
 
@@ -34,6 +36,7 @@ class TrainingExports(QObject):
         super().__init__(panel)
         self.panel = panel
         self.netron_process: subprocess.Popen | None = None
+        self.temp_folders: list[Path] = []  # Netron exports, removed by cleanup()
         menu = self.menu = QMenu(panel)
         menu.addAction("Plots as PNG…", self.export_plots_png)
         menu.addAction("Plots as SVG…", self.export_plots_svg)
@@ -59,6 +62,12 @@ class TrainingExports(QObject):
             action.setEnabled(has_model)
         self.netron_action.setEnabled(has_model and netron_available())
 
+    def cleanup(self) -> None:
+        """Remove the temporary folders of Netron exports (Netron has read them by now)."""
+        for folder in self.temp_folders:
+            shutil.rmtree(folder, ignore_errors=True)
+        self.temp_folders.clear()
+
     # -- helpers -----------------------------------------------------------------------
     def _ask(self, title: str, name: str, filters: str) -> tuple[str, str]:
         folder = Path(self.panel.folder.text().strip() or Path.home())
@@ -75,7 +84,7 @@ class TrainingExports(QObject):
         return str(path)
 
     def _write_text(self, path, text: str, what: str) -> str | None:
-        return self._write(path, lambda p: p.write_text(text, encoding="utf-8"), what)
+        return self._write(path, lambda p: write_atomic(p, text), what)
 
     def _need_runs(self) -> bool:
         if not self.panel.history:
@@ -184,6 +193,7 @@ class TrainingExports(QObject):
         if record is None:
             return False
         folder = Path(tempfile.mkdtemp(prefix="mlsys-netron-"))
+        self.temp_folders.append(folder)
         path = self.export_onnx(str(folder / f"{record.model}_run{record.index}.onnx"))
         if path is None:
             return False

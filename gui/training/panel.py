@@ -58,11 +58,19 @@ class RunReport:
     test_images: np.ndarray | None = None  # uint8 N×28×28 (finished runs)
 
 
+LOADED = "loaded"  # the status of a run opened from a checkpoint
+
+
 def run_events(network, folder: str, config, should_stop, should_pause):
-    """The generator the worker runs (worker thread): load data, train, then report."""
+    """The generator the worker runs (worker thread): load data, train, then report. A
+    stop asked for while it loads ends it before training starts (no events)."""
     from core.training.data import load_mnist
     from core.training.trainer import Failed, Finished, Stopped, train
+    if should_stop():
+        return
     data = load_mnist(folder or None)
+    if should_stop():
+        return
     for event in train(network, data, config, should_stop, should_pause):
         yield event
         if isinstance(event, Finished):
@@ -73,6 +81,16 @@ def run_events(network, folder: str, config, should_stop, should_pause):
         elif isinstance(event, (Stopped, Failed)):
             yield RunReport(event.result.status,
                             event.result.summary(time_inference=False), event.result.model)
+
+
+def warm_up_torch() -> None:
+    """Import torch in a daemon thread when the workspace is first shown, so that Start,
+    and a Stop right after it, do not wait seconds for the import."""
+    import threading
+
+    def load():
+        import torch  # noqa: F401 - the import is the point
+    threading.Thread(target=load, name="torch-import", daemon=True).start()
 
 
 def training_subset(data, images: int | None):
@@ -89,7 +107,11 @@ def experiment_events(network, folder: str, sweep, config, images, should_stop,
     """The worker's generator for a sweep (core.training.experiments.run_experiment)."""
     from core.training.data import load_mnist
     from core.training.experiments import run_experiment
+    if should_stop():
+        return
     data = training_subset(load_mnist(folder or None), images)
+    if should_stop():
+        return
     yield from run_experiment(network, data, sweep, config, should_stop, should_pause)
 
 
@@ -139,6 +161,7 @@ class TrainingPanel(QWidget):
         self._planned_steps = 1
         self._build()
         self.exports = TrainingExports(self)
+        self._torch_warmed = False
         self.export_button.setMenu(self.exports.menu)
         self.controller.sig_event.connect(self.on_event)
         self.controller.sig_batches.connect(self.on_batches)
@@ -271,8 +294,14 @@ class TrainingPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the run (takes effect within a second)")
         self.stop_button.clicked.connect(self.stop)
+        self.open_checkpoint_button = QPushButton("Open checkpoint…")
+        self.open_checkpoint_button.setToolTip(
+            "Load a .pt saved by Export → Checkpoint or `train --save` (weights only, no code "
+            "runs), evaluate it on the test set and add it to the run history")
+        self.open_checkpoint_button.clicked.connect(lambda: self.open_checkpoint())
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button):
+        for b in (self.start_button, self.pause_button, self.stop_button,
+                  self.open_checkpoint_button):
             buttons.addWidget(b)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -318,6 +347,40 @@ class TrainingPanel(QWidget):
         self.results_tabs.setCornerWidget(self.export_button, Qt.TopRightCorner)
         self.results_tabs.setMinimumHeight(300)  # the 10×10 matrix fits without scrolling
         return self.results_tabs
+
+    # -- checkpoints -------------------------------------------------------------------
+    def open_checkpoint(self, path: str | None = None) -> bool:
+        """Load a checkpoint, evaluate it on the chosen data's test set and add it to the
+        run history (status "loaded"), so its confusion matrix, mistakes and drawing pad
+        are there as for a run trained now."""
+        if self.controller.is_running():
+            self.set_status("Something is training: stop it first.", error=True)
+            return False
+        if path is None:
+            folder = self.folder.text().strip() or str(Path.home())
+            path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", folder,
+                                                  "Checkpoints (*.pt);;All files (*)")
+        if not path:
+            return False
+        from core.training.data import load_mnist
+        from core.training.trainer import load_checkpoint
+        try:
+            model = load_checkpoint(path)
+            data = load_mnist(self.folder.text().strip() or None)
+            evaluation = model.evaluate(data, "test")
+        except MlsysError as exc:
+            self.set_status(f"Cannot open checkpoint: {exc}", error=True)
+            return False
+        counts = model.counts()
+        summary = {"model": model.name, "status": LOADED, "epochs": [], "train_seconds": None,
+                   "inference_ms_per_batch": None, "inference_batch_size": None,
+                   "inference_ms_per_image": None, "params": counts["params"],
+                   "macs": counts["macs"], "dataset": data.description, "checkpoint": path}
+        self._pending = None
+        self._on_RunReport(RunReport(LOADED, summary, model, evaluation, data.test_images))
+        self.set_status(f"Opened {Path(path).name}: test accuracy "
+                        f"{100 * evaluation.accuracy:.2f} % on {data.description}.")
+        return True
 
     # -- inputs ------------------------------------------------------------------------
     @Slot()
@@ -488,6 +551,8 @@ class TrainingPanel(QWidget):
     def stop(self) -> None:
         if self.controller.is_running():
             self.set_status("Stopping…")
+            if not self._last_status:  # still loading: it ends before training starts
+                self._last_status = "stopped"
         self.controller.stop()
 
     @Slot(bool)
@@ -495,10 +560,17 @@ class TrainingPanel(QWidget):
         self.controller.pause(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._torch_warmed:
+            self._torch_warmed = True
+            warm_up_torch()
+
     def shutdown(self, timeout_ms: int = JOIN_TIMEOUT_MS) -> bool:
         """Stop the run and any download and join their threads (the main window calls
         this when closing)."""
         self.plots.timer.stop()
+        self.exports.cleanup()
         downloads = self.downloader.shutdown(timeout_ms)
         return self.controller.shutdown(timeout_ms) and downloads
 
@@ -513,7 +585,7 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(running)
         for widget in (self.model_combo, self.optimizer, self.lr, self.batch_size, self.epochs,
                        self.until_converged, self.seed, self.device, self.threads, self.folder,
-                       self.browse_button):
+                       self.browse_button, self.open_checkpoint_button):
             widget.setEnabled(not running)
         if not running and self.pause_button.isChecked():
             self.pause_button.blockSignals(True)
@@ -681,7 +753,8 @@ class TrainingPanel(QWidget):
         s, pending = report.summary, self._pending or {}
         config = pending.get("config")
         shapes = report.model.io_shapes() if report.model is not None else ("", "")
-        steps, losses = self.plots.batch_loss.view()
+        steps, losses = (self.plots.batch_loss.view() if report.status != LOADED
+                         else (np.zeros(0), np.zeros(0)))
         record = RunRecord(len(self.history) + 1, s.get("model", pending.get("model", "")),
                            report.status, config.as_dict() if config else {}, s,
                            shapes[0], shapes[1], pending.get("steps_per_epoch", 1),

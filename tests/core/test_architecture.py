@@ -21,12 +21,15 @@ CORE_ALLOWED = {
     "common": set(),
     "graph": {"common"},
     "dataflow": {"common"},
+    "pipeline": {"common"},
     "torchbridge": {"common", "graph"},
     "training": {"common", "graph", "torchbridge"},
+    "profiling": {"common", "graph", "torchbridge"},
     "transformer": {"common", "graph", "torchbridge"},
-    "cli": {"common", "graph", "dataflow", "torchbridge", "training", "transformer"},
+    "cli": {"common", "graph", "dataflow", "pipeline", "torchbridge", "training", "profiling",
+            "transformer"},
 }
-GUI_WORKSPACES = {"design", "training", "dataflow", "transformer"}
+GUI_WORKSPACES = {"design", "training", "dataflow", "pipeline", "profiling", "transformer"}
 
 
 def module_name(path: Path) -> str:

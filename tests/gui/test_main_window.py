@@ -184,15 +184,19 @@ def test_close_with_unsaved_changes_asks(window, monkeypatch, answer, closes):
 
 
 def test_autosave_and_recovery(window, qtbot, settings, monkeypatch):
-    from gui.main_window import MainWindow, recovery_path
+    """A window that dies leaves its autosave; the next window offers it, with its path."""
+    from gui.main_window import MainWindow
+    window.document.path = None
     window.document.set_param("fc1", "out_features", 77)
     window.autosave()
-    assert recovery_path().exists()
+    autosave = window.recovery.path
+    assert autosave.exists()
+    window.recovery._lock.unlock()  # what the lock looks like once its process is gone
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
     other = MainWindow(settings)
     assert other.offer_recovery()
     assert other.document.network.nodes["fc1"].params["out_features"] == 77
-    assert other.document.modified and not recovery_path().exists()
+    assert other.document.modified and not autosave.exists()
     other.document.undo_stack.setClean()
     other.close()
 

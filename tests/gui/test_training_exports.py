@@ -258,3 +258,25 @@ def test_open_in_netron_exports_onnx_and_starts_netron_in_its_own_process(qtbot,
     monkeypatch.setattr(exports_module, "netron_available", lambda: False)
     assert not panel.exports.open_in_netron()
     assert "pip install netron" in panel.status_label.text()
+
+
+def test_open_checkpoint_adds_an_evaluated_run(qtbot, two_runs, tmp_path):
+    """A saved checkpoint comes back as a run whose predictions and test evaluation equal
+    the run it was saved from; hostile files are refused on the status line."""
+    panel = two_runs
+    panel.history_table.selectRow(0)
+    path = panel.exports.export_checkpoint(str(tmp_path / "run1.pt"))
+    original = panel.results[1]
+    assert panel.open_checkpoint(path)
+    record = panel.history[-1]
+    assert record.status == "loaded" and record.index == 3 and len(record.batch_losses) == 0
+    loaded = panel.results[record.index]
+    assert np.array_equal(loaded.evaluation.predictions, original.evaluation.predictions)
+    assert "test accuracy" in panel.status_label.text()
+    for hostile in ("/dev/zero", str(tmp_path), str(tmp_path / "missing.pt")):
+        assert not panel.open_checkpoint(hostile)
+        assert "Cannot open checkpoint" in panel.status_label.text()
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x80\x04not a pickle")
+    assert not panel.open_checkpoint(str(garbage))
+    assert len(panel.history) == 3

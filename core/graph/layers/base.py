@@ -9,10 +9,12 @@ build it as a ``torch.nn.Module``. Keeping these together means adding a layer i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from core.common.errors import LayerParamError
+from core.common.errors import LayerParamError, brief
+from core.common.limits import DIMENSION
 from core.common.explain import ZERO, Expr, V, shape_text
 
 Shape = tuple[int, ...]
@@ -71,8 +73,14 @@ def _num(x: float) -> str:
 
 
 def _bad(spec: ParamSpec, node: str, value: Any) -> LayerParamError:
-    return LayerParamError(node, spec.name, f"{spec.title} {value!r} is not allowed: "
+    return LayerParamError(node, spec.name, f"{spec.title} {brief(value)} is not allowed: "
                                             f"use {spec.allowed()}")
+
+
+def _too_large(spec: ParamSpec, node: str, value: int) -> LayerParamError:
+    return LayerParamError(node, spec.name, f"{spec.title} {brief(value)} is above the largest "
+                                            f"allowed, {DIMENSION.value:,} (set "
+                                            f"{DIMENSION.variable} to raise it)")
 
 
 def _as_int(spec: ParamSpec, node: str, value: Any) -> int:
@@ -91,6 +99,8 @@ def _as_int(spec: ParamSpec, node: str, value: Any) -> int:
         raise _bad(spec, node, value)
     if spec.maximum is not None and value > spec.maximum:
         raise _bad(spec, node, value)
+    if abs(value) > DIMENSION.value:
+        raise _too_large(spec, node, value)
     return value
 
 
@@ -130,9 +140,9 @@ def _norm_float(spec, node, value):
         raise _bad(spec, node, value)
     try:
         v = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise _bad(spec, node, value) from None
-    if v != v or (spec.minimum is not None and v < spec.minimum) or (
+    if not math.isfinite(v) or (spec.minimum is not None and v < spec.minimum) or (
             spec.maximum is not None and v > spec.maximum):
         raise _bad(spec, node, value)
     return v

@@ -6,11 +6,10 @@ Counting follows DESIGN.md: a conv output needs (Cin/g·Kh·Kw) multiplies and
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from core.common.explain import ONE, ZERO, Expr, V
 from core.graph.layers.base import (Backward, Ctx, GradCount, LayerType, OpPart, ParamSpec,
                                     need_rank, pair_text)
+from core.common.lattice import touched_inputs, transposed_coverage
 
 KERNEL = ParamSpec("kernel", "pair", 3, "Kernel size (one number or height, width).", minimum=1)
 STRIDE = ParamSpec("stride", "pair", 1, "Step between windows (one number or h, w).", minimum=1)
@@ -28,25 +27,6 @@ OUT_CHANNELS = ParamSpec("out_channels", "int", 16, "Number of filters (output c
 def conv_out_size(n: int, k: int, s: int, p: int, d: int) -> int:
     """Output length along one dimension (floor, as PyTorch)."""
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
-
-
-@lru_cache(maxsize=4096)
-def touched_inputs(n: int, k: int, s: int, p: int, d: int, out: int) -> int:
-    """How many of the n input positions some window reads (the rest get no gradient)."""
-    hit = {o * s - p + t * d for o in range(out) for t in range(k)}
-    return sum(1 for i in hit if 0 <= i < n)
-
-
-@lru_cache(maxsize=4096)
-def transposed_coverage(n: int, k: int, s: int, p: int, d: int, out: int) -> tuple[int, int]:
-    """(products landing inside the output, output positions reached) along one dimension."""
-    counts: dict[int, int] = {}
-    for i in range(n):
-        for t in range(k):
-            o = i * s - p + t * d
-            if 0 <= o < out:
-                counts[o] = counts.get(o, 0) + 1
-    return sum(counts.values()), len(counts)
 
 
 def conv_geometry(ctx: Ctx, kernel, stride, padding, dilation) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from core.common.explain import ONE, V
 from core.graph.layers.base import (Backward, Ctx, GradCount, LayerType, OpPart, ParamSpec,
                                     need_rank, pair_text)
-from core.graph.layers.conv import touched_inputs
+from core.common.lattice import adaptive_window_total, touched_inputs
 
 POOL_KERNEL = ParamSpec("kernel", "pair", 2, "Window size (one number or h, w).", minimum=1)
 POOL_STRIDE = ParamSpec("stride", "pair", 2, "Step between windows (PyTorch's default is the "
@@ -128,11 +128,6 @@ class AvgPool2d(LayerType):
                             p["count_include_pad"])
 
 
-def adaptive_windows(n: int, out: int) -> list[int]:
-    """Window lengths PyTorch's adaptive pooling uses along one dimension."""
-    return [-(-((i + 1) * n) // out) - (i * n) // out for i in range(out)]
-
-
 class AdaptiveAvgPool2d(LayerType):
     name = "AdaptiveAvgPool2d"
     category = "Pooling"
@@ -150,7 +145,7 @@ class AdaptiveAvgPool2d(LayerType):
     def forward(self, ctx, bias_adds):
         c, h, w = ctx.x
         _, ho, wo = ctx.out
-        sum_h, sum_w = sum(adaptive_windows(h, ho)), sum(adaptive_windows(w, wo))
+        sum_h, sum_w = adaptive_window_total(h, ho), adaptive_window_total(w, wo)
         outputs = _outputs(ctx)
         add = V("C", c) * (V("Σwin_h", sum_h) * V("Σwin_w", sum_w)
                            - V("Hout", ho) * V("Wout", wo)).bracketed()
@@ -163,7 +158,7 @@ class AdaptiveAvgPool2d(LayerType):
         c, h, w = ctx.x
         _, ho, wo = ctx.out
         b = V("B", ctx.batch)
-        sum_h, sum_w = sum(adaptive_windows(h, ho)), sum(adaptive_windows(w, wo))
+        sum_h, sum_w = adaptive_window_total(h, ho), adaptive_window_total(w, wo)
         spread = V("C", c) * V("Σwin_h", sum_h) * V("Σwin_w", sum_w)
         return Backward(input_grad=GradCount(
             mul=b * _outputs(ctx),

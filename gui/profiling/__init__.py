@@ -1,0 +1,10 @@
+"""The Profiling workspace: the panel (settings, Start/Stop, tables, summary), its live
+plots (latency and throughput against batch, the roofline), exports and the QThread worker.
+
+Imports core (profiling, torchbridge, graph, common) and gui.widgets; torch only in the
+worker thread.
+"""
+
+from gui.profiling.panel import ProfilingPanel
+
+__all__ = ["ProfilingPanel"]
