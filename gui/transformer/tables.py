@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 
 from core.common.tables import Table, render
 
+from gui.widgets.files import write_atomic
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 
 
@@ -91,7 +92,7 @@ class ExportableTable(QWidget):
                 return None
         target, fmt = table_path_and_format(path, chosen)
         try:
-            target.write_text(render(self.model, fmt), encoding="utf-8")
+            write_atomic(target, render(self.model, fmt))
         except OSError as exc:
             self.message.emit(f"Cannot write {target}: {exc.strerror or exc}")
             return None
