@@ -95,6 +95,9 @@ def _changes(base: TransformerConfig, name: str, value: int) -> dict:
 
 
 def _sweep_output(name: str, configs, fmt: str) -> str:
+    from core.common.limits import COUNT_WORK
+    from core.transformer.config import edge_count
+    COUNT_WORK.check(sum(edge_count(cfg) for _, cfg in configs), "the transformer sweep")
     ledgers = [(v, build_ledger(cfg)) for v, cfg in configs]
     if fmt == "json":
         return json.dumps({"sweep": [{name: v, "total_bits": l.total_bits,

@@ -11,9 +11,11 @@ from core.common.errors import InputError
 
 PRECISION_BITS = {"fp32": 32, "fp16": 16, "bf16": 16, "int8": 8}
 NORMS = ("post", "pre")
-# Above this many elements crossing all edges together, building or running the module is
-# refused (the ledger itself is closed form and has no such limit).
+# Above this many elements crossing all edges together, running the module is refused (the
+# memory of its parameters and tensors is also checked against core.common.limits'
+# TRAINING_BYTES; the ledger is closed form, bounded by COUNT_WORK edges).
 MAX_RUN_ELEMENTS = 200_000_000
+MAX_SWEEP_VALUES = 64
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,27 @@ def validate(cfg: TransformerConfig) -> None:
         raise InputError(f"norm {cfg.norm!r} is not allowed: choose post or pre")
 
 
+def edge_count(cfg: TransformerConfig) -> int:
+    """Edges of the ledger, in closed form: embeddings 1 per side; an encoder layer 11
+    (attention) + 5 (FFN); a decoder layer 12 (masked self-attention) + 11 (cross) + 5;
+    the output 2; pre-norm adds each sub-layer's norm input and the two final norms."""
+    e, d = cfg.encoder_layers, cfg.decoder_layers
+    count = 2 + 16 * e + 28 * d + 2
+    return count + (2 * e + 3 * d + 2 if cfg.norm == "pre" else 0)
+
+
+def parameter_count(cfg: TransformerConfig) -> int:
+    """Parameters of the built module, in closed form: two embedding tables; per attention
+    four d×d projections with biases; per LayerNorm 2d; per FFN d·f + f + f·d + d; the
+    generator d·V + V."""
+    d, f, v = cfg.d_model, cfg.ffn, cfg.vocab
+    attention, norm, ffn = 4 * (d * d + d), 2 * d, d * f + f + f * d + d
+    e, n = cfg.encoder_layers, cfg.decoder_layers
+    final_norms = 2 * norm if cfg.norm == "pre" else 0
+    return (2 * v * d + e * (attention + ffn + 2 * norm) + n * (2 * attention + ffn + 3 * norm)
+            + final_norms + d * v + v)
+
+
 def _divisor_hint(n: int) -> str:
     return ", ".join(str(h) for h in (1, 2, 4, 8, 12, 16) if n % h == 0)
 
@@ -98,6 +121,8 @@ def parse_sweep(text: str) -> tuple[str, list[int]]:
     if not numbers:
         raise InputError(f"--sweep {text!r}: give whole numbers after '=', e.g. "
                          f"d_model=64,128,256")
+    if len(numbers) > MAX_SWEEP_VALUES:
+        raise InputError(f"--sweep has {len(numbers)} values: give at most {MAX_SWEEP_VALUES}")
     return name, numbers
 
 

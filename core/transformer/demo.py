@@ -114,7 +114,7 @@ def train_demo(settings: DemoSettings, should_stop=lambda: False, should_pause=l
 
     from core.transformer.model import EncoderDecoder, check_run_size
     cfg = settings.config()
-    check_run_size(cfg)
+    check_run_size(cfg, training=True)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(settings.threads)
     try:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from core.common.explain import C, Expr, V, shape_text, total
 from core.common.tables import Table
-from core.transformer.config import TransformerConfig, swept
+from core.common.limits import COUNT_WORK
+from core.transformer.config import TransformerConfig, edge_count, swept
 
 # What an edge's size grows with (its kind), from the dimensions it carries.
 KIND_D_MODEL, KIND_SCORES, KIND_FFN, KIND_VOCAB = "d_model", "s²", "ffn", "vocab"
@@ -229,6 +230,7 @@ class _Builder:
 
 def build_ledger(cfg: TransformerConfig) -> Ledger:
     """The ledger of ``cfg``: blocks in forward order and every edge between them."""
+    COUNT_WORK.check(edge_count(cfg), "the transformer ledger")
     b = _Builder(cfg)
     x = b.embedding("src", "s")
     for i in range(cfg.encoder_layers):
@@ -283,4 +285,6 @@ def crossover(cfg: TransformerConfig) -> Crossover:
 
 def sweep(cfg: TransformerConfig, name: str, values) -> list[tuple[int, Ledger]]:
     """The ledger at each value of one field (``seq_len`` sets both lengths)."""
+    configs = [swept(cfg, name, v) for v in values]
+    COUNT_WORK.check(sum(edge_count(c) for c in configs), "the transformer sweep")
     return [(v, build_ledger(swept(cfg, name, v))) for v in values]

@@ -277,11 +277,20 @@ def _ffn_blocks(prefix: str, ffn: FeedForward) -> dict[str, nn.Module]:
 
 
 # -- building and running -------------------------------------------------------------------
-def check_run_size(cfg: TransformerConfig, limit: int = MAX_RUN_ELEMENTS) -> None:
-    """Refuse a forward pass whose boundary tensors would exceed ``limit`` elements."""
+def check_run_size(cfg: TransformerConfig, limit: int = MAX_RUN_ELEMENTS,
+                   training: bool = False) -> None:
+    """Refuse to build a module whose parameters (with Adam's two moments and a gradient
+    when ``training``) and boundary tensors would pass core.common.limits.TRAINING_BYTES,
+    or a forward pass whose boundary tensors would exceed ``limit`` elements."""
     from core.common.errors import InputError
+    from core.common.limits import TRAINING_BYTES
+    from core.transformer.config import parameter_count
     from core.transformer.ledger import build_ledger
     elements = sum(e.elements.value for e in build_ledger(cfg).edges)
+    size = torch.tensor([], dtype=compute_dtype(cfg.precision)[0]).element_size()
+    copies = 4 if training else 1
+    TRAINING_BYTES.check((copies * parameter_count(cfg) + elements) * size,
+                         "building and running this transformer")
     if elements > limit:
         raise InputError(f"running this configuration moves {elements:,} elements between "
                          f"blocks, over the limit of {limit:,}"

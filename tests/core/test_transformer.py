@@ -289,3 +289,24 @@ def test_random_configurations_match_the_hooks(cfg):
     ledger = build_ledger(cfg)
     equal, problems = compare(ledger, measured)
     assert problems == [] and equal == len(ledger.edges) and note == ""
+
+
+@pytest.mark.parametrize("cfg", [TransformerConfig(**SMALL), TransformerConfig(
+    norm="pre", encoder_layers=2, decoder_layers=3, **SMALL), TransformerConfig()])
+def test_closed_form_counts_of_edges_and_parameters(cfg):
+    from core.transformer.config import edge_count, parameter_count
+    from core.transformer.model import build_model
+    assert edge_count(cfg) == len(build_ledger(cfg).edges)
+    assert parameter_count(cfg) == sum(p.numel() for p in build_model(cfg).parameters())
+
+
+def test_limits_refuse_before_building(monkeypatch):
+    from core.common.limits import LimitError
+    from core.transformer.hooks import measure_edges
+    huge = TransformerConfig(d_model=1 << 20, heads=1, src_len=1, tgt_len=1)
+    with pytest.raises(LimitError, match="MLSYS_LIMIT_TRAINING_BYTES"):
+        measure_edges(huge)   # 4·d² weights: refused before any allocation
+    with pytest.raises(LimitError, match="MLSYS_LIMIT_COUNT_WORK"):
+        build_ledger(TransformerConfig(encoder_layers=20_000))
+    with pytest.raises(InputError, match="at most 64"):
+        parse_sweep("d_model=" + ",".join(["8"] * 65))

@@ -69,6 +69,8 @@ def test_other_formats(capsys, fmt, marker):
     (["--sweep", "d_model=64,100"], "not divisible by heads"),
     (["--sweep", "width=3"], "--sweep"),
     (["--precision", "fp8"], "invalid choice"),
+    (["--encoder-layers", "1000000"], "MLSYS_LIMIT_COUNT_WORK"),
+    (["--encoder-layers", "5000", "--sweep", "d_model=64,128,256"], "transformer sweep"),
 ])
 def test_bad_configurations_exit_2_with_one_line(capsys, argv, words):
     status, out, err = run(argv, capsys)
