@@ -25,7 +25,7 @@ from gui.design.properties import PropertyPanel
 from gui.recovery import RecoveryStore
 from gui.widgets.files import save_image, write_atomic
 
-WORKSPACES = ("Design", "Training", "Dataflow", "Pipeline", "Profiling")
+WORKSPACES = ("Design", "Training", "Dataflow", "Pipeline", "Profiling", "Transformer")
 AUTOSAVE_MS = 30_000
 MAX_RECENT = 10
 FILE_FILTER = "MLSys Studio designs (*.json);;All files (*)"
@@ -105,6 +105,12 @@ class MainWindow(QMainWindow):
         self.workspace_bar.setTabEnabled(index, True)
         self.workspace_bar.setTabToolTip(index, "Latency and throughput against batch size, "
                                                 "per-layer time and a measured roofline")
+        # The Transformer lab (pyqtgraph, torch on demand) is built on first use too.
+        self.transformer_panel = None
+        index = WORKSPACES.index("Transformer")
+        self.workspace_bar.setTabEnabled(index, True)
+        self.workspace_bar.setTabToolTip(index, "Transformer lab: the bits that cross between "
+                                                "the blocks of an encoder-decoder")
 
     def ensure_dataflow_panel(self):
         if self.dataflow_panel is None:
@@ -132,6 +138,25 @@ class MainWindow(QMainWindow):
             self.workspaces.addWidget(self.profiling_panel)
         return self.profiling_panel
 
+    def ensure_transformer_panel(self):
+        if self.transformer_panel is None:
+            from gui.training.worker import TrainingController
+            from gui.transformer import TransformerPanel
+            # The demo trains in a worker of the Training workspace's kind (its own).
+            self.transformer_panel = TransformerPanel(TrainingController())
+            self.transformer_panel.sig_message.connect(self.show_message)
+            self.transformer_panel.sig_open_design.connect(self.open_network_in_design)
+            self.workspace_pages["Transformer"] = self.transformer_panel
+            self.workspaces.addWidget(self.transformer_panel)
+        return self.transformer_panel
+
+    def open_network_in_design(self, network) -> None:
+        """Show a network another workspace made (e.g. the Transformer lab's) in Design."""
+        if self.maybe_save():
+            self.document.load_network(network)
+            self.show_workspace(WORKSPACES.index("Design"))
+            QTimer.singleShot(0, self.canvas.zoom_to_fit)
+
     def current_network(self):
         return self.document.network
 
@@ -149,6 +174,7 @@ class MainWindow(QMainWindow):
         page = self.ensure_dataflow_panel() if name == "Dataflow" else \
             self.ensure_pipeline_panel() if name == "Pipeline" else \
             self.ensure_profiling_panel() if name == "Profiling" else \
+            self.ensure_transformer_panel() if name == "Transformer" else \
             self.workspace_pages.get(name)
         if page is None:
             return
@@ -729,6 +755,8 @@ class MainWindow(QMainWindow):
             self.pipeline_panel.shutdown()
         if self.profiling_panel is not None:
             self.profiling_panel.shutdown()  # stop and join a running profile
+        if self.transformer_panel is not None:
+            self.transformer_panel.shutdown()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosave_timer.stop()
