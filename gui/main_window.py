@@ -140,10 +140,8 @@ class MainWindow(QMainWindow):
 
     def ensure_transformer_panel(self):
         if self.transformer_panel is None:
-            from gui.training.worker import TrainingController
             from gui.transformer import TransformerPanel
-            # The demo trains in a worker of the Training workspace's kind (its own).
-            self.transformer_panel = TransformerPanel(TrainingController())
+            self.transformer_panel = TransformerPanel()
             self.transformer_panel.sig_message.connect(self.show_message)
             self.transformer_panel.sig_open_design.connect(self.open_network_in_design)
             self.workspace_pages["Transformer"] = self.transformer_panel

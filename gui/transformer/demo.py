@@ -1,6 +1,6 @@
 """The training demo tab: train a small encoder-decoder to reverse (or copy) digit sequences
-in the Training workspace's worker thread (its controller is passed in by the main window,
-so this workspace never imports another), with live loss and token accuracy."""
+in a worker thread (gui.widgets.worker's JobController, given by the panel), with live loss
+and token accuracy."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ DEMO_FIELDS = (
 class DemoTab(QWidget):
     message = Signal(str)
 
-    def __init__(self, controller=None, parent=None):
+    def __init__(self, controller, parent=None):
         super().__init__(parent)
         self.controller = controller
         self.steps: list[int] = []
@@ -41,15 +41,10 @@ class DemoTab(QWidget):
         self.eval_acc: list[float] = []
         self.last_done = None
         self._build()
-        if controller is not None:
-            controller.sig_batches.connect(self._on_batches)
-            controller.sig_event.connect(self._on_event)
-            controller.sig_error.connect(self._on_error)
-            controller.sig_running.connect(self._on_running)
-        else:
-            self.start_button.setEnabled(False)
-            self.status.setText("The demo runs in the Training workspace's worker, which the "
-                                "main window provides; it is not available here.")
+        controller.sig_batches.connect(self._on_batches)
+        controller.sig_event.connect(self._on_event)
+        controller.sig_error.connect(self._on_error)
+        controller.sig_running.connect(self._on_running)
 
     def _build(self) -> None:
         form = QFormLayout()
@@ -149,7 +144,7 @@ class DemoTab(QWidget):
                             target_accuracy=self.target.value(), **values)
 
     def start(self) -> bool:
-        if self.controller is None or self.controller.is_running():
+        if self.controller.is_running():
             return False
         try:
             settings = self.settings()
@@ -168,11 +163,10 @@ class DemoTab(QWidget):
         return self.controller.start(events)
 
     def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
+        self.controller.stop()
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        return True if self.controller is None else self.controller.shutdown(timeout_ms)
+        return self.controller.shutdown(timeout_ms)
 
     def _on_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)

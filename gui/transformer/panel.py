@@ -22,6 +22,7 @@ from gui.transformer.diagram import BlockDiagram, bits_text
 from gui.transformer.plots import LedgerPlots
 from gui.transformer.tables import ExportableTable
 from gui.widgets.field import add_field_row
+from gui.widgets.worker import JobController
 
 DEBOUNCE_MS = 150
 GUI_RUN_LIMIT = 20_000_000  # elements crossing all edges in one hooked forward pass
@@ -69,13 +70,9 @@ class TransformerPanel(QWidget):
     sig_message = Signal(str)
     sig_open_design = Signal(object)   # a core.graph Network
 
-    def __init__(self, controller=None, parent=None):
-        """``controller``: the Training workspace's worker controller (start(make_events),
-        stop, shutdown, signals), given by the main window for the training demo."""
+    def __init__(self, parent=None):
         super().__init__(parent)
-        self.controller = controller
-        if controller is not None and controller.parent() is None:
-            controller.setParent(self)
+        self.controller = JobController(self)  # runs the training demo's generator
         self.setToolTip("Transformer lab: the bits that cross between the blocks of an "
                         "encoder-decoder")
         self.config = TransformerConfig()

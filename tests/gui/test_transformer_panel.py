@@ -127,8 +127,7 @@ def test_workspace_is_built_on_first_show_and_opens_its_design(window, qtbot):
 
 @pytest.fixture
 def demo_panel(shown):
-    from gui.training.worker import TrainingController
-    p = shown(TransformerPanel(TrainingController()), 1280, 680)
+    p = shown(TransformerPanel(), 1280, 680)
     p.tabs.setCurrentWidget(p.demo)
     yield p
     assert p.shutdown()
@@ -167,6 +166,6 @@ def test_training_demo_stops_within_a_second(demo_panel, qtbot):
     assert demo.last_done.stopped
 
 
-def test_demo_without_a_worker_says_so(panel):
-    assert not panel.demo.start_button.isEnabled()
-    assert "Training workspace's worker" in panel.demo.status.text()
+def test_demo_has_its_own_worker_and_is_ready(panel):
+    assert panel.demo.start_button.isEnabled() and not panel.demo.stop_button.isEnabled()
+    assert panel.demo.controller is panel.controller and not panel.controller.is_running()
