@@ -71,7 +71,9 @@ def run_events(network, folder: str, config, should_stop, should_pause):
     data = load_mnist(folder or None)
     if should_stop():
         return
-    for event in train(network, data, config, should_stop, should_pause):
+    events = train(network, data, config, should_stop, should_pause)
+    recorder = store_recorder(network.name, config)
+    for event in recorder.wrap(events) if recorder is not None else events:
         yield event
         if isinstance(event, Finished):
             result = event.result
@@ -81,6 +83,18 @@ def run_events(network, folder: str, config, should_stop, should_pause):
         elif isinstance(event, (Stopped, Failed)):
             yield RunReport(event.result.status,
                             event.result.summary(time_inference=False), event.result.model)
+
+
+def store_recorder(model: str, config):
+    """A recorder into the run store ($MLSYS_RUN_STORE or the user's data folder), or None
+    when the store cannot be opened: the run still trains, it is just not kept."""
+    from core.training.run_store import RunStore, RunStoreError, TrainingRecorder
+    try:
+        store = RunStore()
+        store.mark_interrupted()
+    except RunStoreError:
+        return None
+    return TrainingRecorder(store, model, config.as_dict())
 
 
 def warm_up_torch() -> None:

@@ -225,3 +225,16 @@ def test_automatic_threads_leave_a_core_for_the_window(qtbot, panel):
     assert f"auto ({config.threads})" == panel.threads.placeholderText()
     panel.threads.setText("3")
     assert panel.read_config().threads == 3
+
+
+def test_a_run_from_the_window_is_kept_in_the_run_store(qtbot, panel, tmp_path, monkeypatch):
+    from core.training.run_store import RunStore
+    monkeypatch.setenv("MLSYS_RUN_STORE", str(tmp_path / "runs.sqlite"))
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.controller.is_running(), timeout=120_000)
+    (run,) = RunStore(tmp_path / "runs.sqlite").list_runs()
+    record = panel.history[-1]
+    assert run.status == record.status == "finished" and run.model == "mlp"
+    stored = RunStore(tmp_path / "runs.sqlite").get(run.id)
+    assert [e["test_acc"] for e in stored.epochs] == [e["test_acc"] for e in record.epochs]
+    assert stored.batch_losses == [float(v) for v in record.batch_losses]
