@@ -46,6 +46,8 @@ def register(subparsers) -> None:
                                                    "(default: $MLSYS_RUN_STORE or the user's "
                                                    "data folder)")
     p.add_argument("--no-store", action="store_true", help="do not record the run")
+    p.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard scalars under "
+                                                        "DIR/<model>-<time>")
     p.set_defaults(func=run_train)
 
 
@@ -77,6 +79,11 @@ def run_train(args: argparse.Namespace) -> int:
             failure.append(event.message)
 
     events = train(model, data, config)
+    if args.tensorboard:
+        from core.training.tensorboard_log import TensorBoardRecorder
+        board = TensorBoardRecorder(args.tensorboard,
+                                    f"{network.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        events = board.wrap(events)
     recorder = None
     if not args.no_store:
         from core.training.run_store import TrainingRecorder

@@ -170,3 +170,20 @@ def test_train_records_by_default_and_not_with_no_store(tmp_path, capsys, monkey
     assert main(base) == 0 and main(base + ["--no-store"]) == 0
     capsys.readouterr()
     assert len(RunStore(path).list_runs()) == 1
+
+
+def test_tensorboard_logs_hold_the_runs_figures(tmp_path, capsys):
+    """The scalars, read back by TensorBoard's own reader, equal the run's epochs."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    assert main(["train", "mlp", "--epochs", "2", "--batch-size", "500", "--no-store",
+                 "--tensorboard", str(tmp_path), "--format", "json"]) == 0
+    epochs = json.loads(capsys.readouterr().out)["epochs"]
+    (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("mlp-")]
+    logs = EventAccumulator(str(folder))
+    logs.Reload()
+    for tag, key in (("loss/test", "test_loss"), ("accuracy/train", "train_acc")):
+        scalars = logs.Scalars(tag)
+        assert [s.step for s in scalars] == [1, 2]
+        assert [s.value for s in scalars] == pytest.approx([e[key] for e in epochs], rel=1e-6)
+    assert len(logs.Scalars("batch/loss")) == 2 * 6  # 3,000 images / 500 per batch
