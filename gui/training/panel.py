@@ -32,6 +32,7 @@ from gui.training.experiments import ExperimentsView
 from gui.training.exports import TrainingExports
 from gui.training.gallery import MisclassifiedGallery
 from gui.training.history import HistoryTable
+from gui.training.past_runs import PastRunsView
 from gui.training.plots import TrainingPlotsWidget
 from gui.widgets.worker import JOIN_TIMEOUT_MS, JobController
 
@@ -326,9 +327,16 @@ class TrainingPanel(QWidget):
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         return buttons
 
+    def _show_overlays(self, _records=None) -> None:
+        """This session's ticked runs and the ticked runs of the store, on the plots."""
+        stored = list(self.past_runs._overlaid.values())
+        self.plots.set_overlays(self.history_table.checked_records() + stored)
+
     def _build_results(self) -> QWidget:
         self.history_table = HistoryTable()
-        self.history_table.sig_overlays.connect(self.plots.set_overlays)
+        self.past_runs = PastRunsView()
+        self.history_table.sig_overlays.connect(self._show_overlays)
+        self.past_runs.sig_overlays.connect(self._show_overlays)
         self.history_table.sig_selected.connect(self.show_run)
         self.confusion_table = QTableWidget(10, 10)
         self.confusion_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -353,6 +361,10 @@ class TrainingPanel(QWidget):
         self.experiments = ExperimentsView()
         self.experiments.sig_run.connect(self.start_experiment)
         self.results_tabs.addTab(self.experiments, "Experiments")
+        self.results_tabs.addTab(self.past_runs, "Past runs")
+        self.results_tabs.currentChanged.connect(
+            lambda _i: self.results_tabs.currentWidget() is self.past_runs
+            and self.past_runs.refresh())
         self.export_button = QToolButton()
         self.export_button.setText("Export")
         self.export_button.setPopupMode(QToolButton.InstantPopup)
