@@ -86,16 +86,23 @@ def run_events(network, folder: str, config, should_stop, should_pause):
                             event.result.summary(time_inference=False), event.result.model)
 
 
-def store_recorder(model: str, config):
-    """A recorder into the run store ($MLSYS_RUN_STORE or the user's data folder), or None
-    when the store cannot be opened: the run still trains, it is just not kept."""
-    from core.training.run_store import RunStore, RunStoreError, TrainingRecorder
+def open_run_store():
+    """The run store ($MLSYS_RUN_STORE or the user's data folder), or None when it cannot
+    be opened: runs still train, they are just not kept."""
+    from core.training.run_store import RunStore, RunStoreError
     try:
         store = RunStore()
         store.mark_interrupted()
     except RunStoreError:
         return None
-    return TrainingRecorder(store, model, config.as_dict())
+    return store
+
+
+def store_recorder(model: str, config):
+    """A recorder of one run into the run store, or None without a store."""
+    from core.training.run_store import TrainingRecorder
+    store = open_run_store()
+    return None if store is None else TrainingRecorder(store, model, config.as_dict())
 
 
 def warm_up_torch() -> None:
@@ -127,7 +134,8 @@ def experiment_events(network, folder: str, sweep, config, images, should_stop,
     data = training_subset(load_mnist(folder or None), images)
     if should_stop():
         return
-    yield from run_experiment(network, data, sweep, config, should_stop, should_pause)
+    yield from run_experiment(network, data, sweep, config, should_stop, should_pause,
+                              store=open_run_store())
 
 
 def download_events(root: str, should_stop, should_pause):

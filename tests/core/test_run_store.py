@@ -187,3 +187,14 @@ def test_tensorboard_logs_hold_the_runs_figures(tmp_path, capsys):
         assert [s.step for s in scalars] == [1, 2]
         assert [s.value for s in scalars] == pytest.approx([e[key] for e in epochs], rel=1e-6)
     assert len(logs.Scalars("batch/loss")) == 2 * 6  # 3,000 images / 500 per batch
+
+
+def test_sweep_points_are_recorded(tmp_path, capsys):
+    path = tmp_path / "runs.sqlite"
+    assert main(["experiment", "mlp", "--sweep", "batch_size=500,1000", "--epochs", "1",
+                 "--store", str(path), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    runs = RunStore(path).list_runs(kind="sweep")
+    assert [r.settings["value"] for r in runs] == [500, 1000]
+    assert [r.summary["epochs"][-1]["test_acc"] for r in runs] == \
+        [row["test_acc"] for row in rows["rows"]]
