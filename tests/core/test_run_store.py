@@ -198,3 +198,14 @@ def test_sweep_points_are_recorded(tmp_path, capsys):
     assert [r.settings["value"] for r in runs] == [500, 1000]
     assert [r.summary["epochs"][-1]["test_acc"] for r in runs] == \
         [row["test_acc"] for row in rows["rows"]]
+
+
+def test_profiles_are_recorded(tmp_path, capsys):
+    path = tmp_path / "runs.sqlite"
+    assert main(["profile", "lenet5", "--batches", "1,4", "--repeats", "2", "--warmup", "1",
+                 "--threads", "1", "--store", str(path), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (run,) = RunStore(path).list_runs(kind="profile")
+    assert run.status == "finished" and run.model == "lenet5"
+    assert run.summary["batches"] == report["batches"]
+    assert run.settings["batches"] == [1, 4]
