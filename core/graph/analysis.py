@@ -63,6 +63,8 @@ class NodeResult:
     output_grad: bool = False  # the output tensor carries a gradient (requires_grad)
     torch_forward: Expr = ZERO
     torch_backward: Expr = ZERO
+    torch_skipped_forward: Expr = ZERO  # counted on the meta device, not on the CPU
+    torch_skipped_backward: Expr = ZERO
     params_count: Expr = ZERO
     weight_elements: int = 0
     bias_elements: int = 0
@@ -109,6 +111,8 @@ class Totals:
     backward_logic: int = 0
     flops_torch_forward: int = 0
     flops_torch_backward: int = 0
+    flops_torch_skipped_forward: int = 0
+    flops_torch_skipped_backward: int = 0
 
     @property
     def flops(self) -> int:
@@ -208,6 +212,7 @@ def _analyze_forward(network: Network, name: str, done: dict[str, NodeResult],
         result.param_shapes = kind.param_shapes(ctx)
         result.parts = kind.forward(ctx, options.bias_adds)
         result.torch_forward, _ = kind.torch_flops(ctx, False)
+        result.torch_skipped_forward, _ = kind.torch_skipped_flops(ctx, False)
     except (LayerParamError, NetworkError) as exc:
         result.error = exc if isinstance(exc, LayerParamError) else LayerParamError(
             name, "input", str(exc))
@@ -323,6 +328,8 @@ def _attach_gradients(network: Network, order: list[str], results: dict[str, Nod
         if result.losses:
             result.backward = kind.backward(ctx, result.needs_input_grad, options.bias_adds)
             _, result.torch_backward = kind.torch_flops(ctx, result.needs_input_grad)
+            _, result.torch_skipped_backward = kind.torch_skipped_flops(
+                ctx, result.needs_input_grad)
     return list(sources)
 
 
@@ -363,6 +370,8 @@ def _totals(results: dict[str, NodeResult]) -> Totals:
         t.activation_bytes += r.activation_bytes.value
         t.flops_torch_forward += r.torch_forward.value
         t.flops_torch_backward += r.torch_backward.value
+        t.flops_torch_skipped_forward += r.torch_skipped_forward.value
+        t.flops_torch_skipped_backward += r.torch_skipped_backward.value
         if r.backward is not None:
             grads = (r.backward.weight_grad, r.backward.bias_grad, r.backward.input_grad)
             t.backward_mul += sum(g.mul.value for g in grads)

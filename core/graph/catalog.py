@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from core.common.errors import NetworkError
-from core.graph.layers import conv, dense, elementwise, io_nodes, pool
+from core.graph.layers import conv, dense, elementwise, gates, io_nodes, pool, shape_ops
 from core.graph.layers.base import LayerType
 
 CATEGORIES = ("Structure", "Convolution", "Pooling", "Linear", "Activation", "Normalization",
               "Attention", "Loss")
 
 _TYPES: dict[str, LayerType] = {}
-for _module in (io_nodes, conv, pool, dense, elementwise):
+for _module in (io_nodes, conv, pool, dense, elementwise, gates, shape_ops):
     for _cls in _module.LAYER_TYPES:
         _TYPES[_cls.name] = _cls()
 

@@ -57,9 +57,13 @@ def _constructor(module) -> str:
     cls = type(module)
     if cls.__module__.startswith("torch.nn"):
         return f"nn.{module!r}"
+    if hasattr(module, "init_args"):
+        args = module.init_args()
+        return f"{cls.__name__}({', '.join(repr(a) for a in args)})"
     args = {
         "MultiHeadAttentionModule": lambda m: (m.q_proj.in_features, m.heads,
-                                               m.q_proj.bias is not None, m.causal),
+                                               m.q_proj.bias is not None, m.causal,
+                                               m.kernel),
         "PositionalEmbeddingModule": lambda m: (
             (m.weight.shape[0], m.weight.shape[1], "learned") if hasattr(m, "weight")
             else (m.table.shape[0], m.table.shape[1], "sinusoidal")),

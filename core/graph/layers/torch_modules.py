@@ -28,7 +28,9 @@ class ConcatModule(nn.Module):
         self.dim = dim
 
     def forward(self, *xs):
-        return torch.cat(xs, dim=self.dim)
+        # A learned tensor (ParameterModule) has batch 1: it joins every sample.
+        batch = max(x.shape[0] for x in xs)
+        return torch.cat([x.expand(batch, *x.shape[1:]) for x in xs], dim=self.dim)
 
 
 class TokenSelectModule(nn.Module):
@@ -62,11 +64,14 @@ class PositionalEmbeddingModule(nn.Module):
 
 class MultiHeadAttentionModule(nn.Module):
     """Attention written with explicit projections and matmuls, so that FlopCounterMode
-    sees the same products the ledger counts (parameters as nn.MultiheadAttention)."""
+    sees the same products the ledger counts (parameters as nn.MultiheadAttention).
+    ``kernel="sdpa"`` computes the scores and context with one
+    F.scaled_dot_product_attention call instead, as nn.MultiheadAttention does when asked
+    for no attention weights."""
 
-    def __init__(self, dim: int, heads: int, bias: bool, causal: bool):
+    def __init__(self, dim: int, heads: int, bias: bool, causal: bool, kernel: str = "matmul"):
         super().__init__()
-        self.heads, self.causal = heads, causal
+        self.heads, self.causal, self.kernel = heads, causal, kernel
         self.q_proj = nn.Linear(dim, dim, bias)
         self.k_proj = nn.Linear(dim, dim, bias)
         self.v_proj = nn.Linear(dim, dim, bias)
@@ -80,6 +85,10 @@ class MultiHeadAttentionModule(nn.Module):
         memory = x if memory is None else memory
         q, k, v = self._split(self.q_proj(x)), self._split(self.k_proj(memory)), self._split(
             self.v_proj(memory))
+        if self.kernel == "sdpa":
+            context = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+            b, _, length, _ = context.shape
+            return self.out_proj(context.transpose(1, 2).reshape(b, length, -1))
         scores = torch.matmul(q, k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
         if self.causal:
             length, source = scores.shape[-2:]
@@ -130,3 +139,88 @@ class LossModule(nn.Module):
         if self.kind == "mse":
             return F.mse_loss(prediction, target)
         return F.cross_entropy(prediction.reshape(-1, prediction.shape[-1]), target.reshape(-1))
+
+
+# ---------------------------------------------------------------------------------------
+# Shape operations, learned parameters and gates (the layers imported torchvision models
+# need). ``init_args`` gives the constructor's arguments back for code export.
+# ---------------------------------------------------------------------------------------
+class ReshapeModule(nn.Module):
+    """Reshapes each sample to ``shape`` (the batch stays first)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def init_args(self):
+        return (self.shape,)
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+
+class PermuteModule(nn.Module):
+    """Reorders the dims of each sample; ``order`` numbers them as torch does (batch 0)."""
+
+    def __init__(self, order):
+        super().__init__()
+        self.order = tuple(order)
+
+    def init_args(self):
+        return (self.order,)
+
+    def forward(self, x):
+        return x.permute(0, *self.order)
+
+
+class SliceModule(nn.Module):
+    """One piece of a chunk or split: ``length`` entries from ``start`` along ``dim``."""
+
+    def __init__(self, dim: int, start: int, length: int):
+        super().__init__()
+        self.dim, self.start, self.length = dim, start, length
+
+    def init_args(self):
+        return (self.dim, self.start, self.length)
+
+    def forward(self, x):
+        return x.narrow(self.dim, self.start, self.length)
+
+
+class ParameterModule(nn.Module):
+    """A learned tensor used directly (class token, position table, layer scale); it has
+    a batch dim of 1 and broadcasts over the batch."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(1, *shape) * 0.02)
+
+    def init_args(self):
+        return (tuple(self.weight.shape[1:]),)
+
+    def forward(self):
+        return self.weight
+
+
+class MulModule(nn.Module):
+    def forward(self, a, b):
+        return a * b
+
+
+class StochasticDepthModule(nn.Module):
+    """Drops a residual branch with probability p while training (per sample in 'row'
+    mode, for the whole batch in 'batch' mode); identity at inference."""
+
+    def __init__(self, p: float, mode: str):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def init_args(self):
+        return (self.p, self.mode)
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        keep = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(1.0 - self.p)
+        return x * keep / (1.0 - self.p) if self.p < 1.0 else x * 0.0
