@@ -114,6 +114,10 @@ def _source(network: Network, analysis, torch_modules) -> str:
         if node.type == "Input":
             continue
         args = [_var(i) for i in node.inputs]
+        if node.type == "Concat":  # a Parameter (batch 1) joins every sample
+            args = [f"{a}.expand({args[0]}.shape[0], *{a}.shape[1:])"
+                    if network.nodes[i].type == "Parameter" and j else a
+                    for j, (i, a) in enumerate(zip(node.inputs, args))]
         body.append(_statement(name, node, args, analysis[name].params, name in paired))
     sources = [inspect.getsource(getattr(torch_modules, h)) for h in helpers]
     signature = ", ".join(["self"] + [_var(i) for i in inputs] + (

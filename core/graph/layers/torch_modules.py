@@ -203,6 +203,9 @@ class ParameterModule(nn.Module):
 
 
 class MulModule(nn.Module):
+    def init_args(self):
+        return ()
+
     def forward(self, a, b):
         return a * b
 
