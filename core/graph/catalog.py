@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from core.common.errors import NetworkError
+import difflib
+
+from core.common.errors import NetworkError, brief
 from core.graph.layers import conv, dense, elementwise, gates, io_nodes, pool, shape_ops
 from core.graph.layers.base import LayerType
 
@@ -20,8 +22,15 @@ def layer_type(name: str) -> LayerType:
     try:
         return _TYPES[name]
     except KeyError:
-        raise NetworkError(f"unknown layer type {name!r} (known: {', '.join(sorted(_TYPES))})") \
-            from None
+        raise NetworkError(f"unknown layer type {brief(name)} ({_hint(name)})") from None
+
+
+def _hint(name) -> str:
+    """Close names, or a few known ones: the full list no longer fits on one line."""
+    close = difflib.get_close_matches(str(name), list(_TYPES), n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(close) + "?"
+    return f"{len(_TYPES)} types are known, e.g. Conv2d, Linear, ReLU: see the palette"
 
 
 def type_names() -> list[str]:

@@ -216,3 +216,12 @@ def test_bad_settings_name_the_field(kind, params, shape, message):
     net.add_node(kind, "n", params, ["x"])
     error = analyze(net).errors["n"]
     assert message in error
+
+
+def test_unknown_type_names_a_close_one_in_a_short_line():
+    from core.common.errors import NetworkError
+    with pytest.raises(NetworkError, match="unknown layer type 'Silu' .did you mean SiLU"):
+        layer_type("Silu")
+    with pytest.raises(NetworkError) as caught:
+        layer_type("Teleport")
+    assert len(str(caught.value)) < 200 and "types are known" in str(caught.value)
