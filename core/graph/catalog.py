@@ -27,9 +27,10 @@ def layer_type(name: str) -> LayerType:
 
 def _hint(name) -> str:
     """Close names, or a few known ones: the full list no longer fits on one line."""
-    close = difflib.get_close_matches(str(name), list(_TYPES), n=3, cutoff=0.6)
+    lowered = {t.lower(): t for t in _TYPES}
+    close = difflib.get_close_matches(str(name).lower(), list(lowered), n=3, cutoff=0.6)
     if close:
-        return "did you mean " + " or ".join(close) + "?"
+        return "did you mean " + " or ".join(lowered[c] for c in close) + "?"
     return f"{len(_TYPES)} types are known, e.g. Conv2d, Linear, ReLU: see the palette"
 
 
