@@ -212,7 +212,8 @@ def report_json(analysis: Analysis, model: str, backward: bool = False) -> dict:
     if backward:
         totals["backward"] = {"mul": t.backward_mul, "add": t.backward_add,
                               "logic": t.backward_logic}
-    return {"model": model, "input_shape": first, "inputs": inputs,
+    return {"model": model, "description": analysis.network.description,
+            "input_shape": first, "inputs": inputs,
             "batch": analysis.options.batch, "precision": analysis.options.precision,
             "bias_adds": analysis.options.bias_adds, "losses": analysis.losses,
             "layers": [layer_json(analysis[n], analysis, backward) for n in analysis.order],

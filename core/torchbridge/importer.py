@@ -138,8 +138,7 @@ def load_torchvision(name: str) -> LoadedModel:
     module = construct(lambda: getattr(torchvision.models, name)(weights=None, **options),
                        f"torchvision.models.{name}({args})")
     module.train(bool(plus))
-    mode = "training mode, auxiliary heads as outputs" if plus else "eval mode"
-    return LoadedModel(module, name, f"torchvision.models.{name}({args}), {mode}",
+    return LoadedModel(module, name, f"torchvision.models.{name}({args})",
                        TORCHVISION_INPUT_SHAPES.get(name, DEFAULT_INPUT_SHAPE))
 
 
@@ -1199,10 +1198,17 @@ def verify(network: Network, translation: Translation) -> None:
                                        f"layer does not have)")
 
 
+def _mode(module: nn.Module) -> str:
+    if not module.training:
+        return "eval mode"
+    aux = getattr(module, "aux_logits", False)
+    return "training mode" + (": auxiliary heads are outputs" if aux else "")
+
+
 def _description(module: nn.Module, source: str, shape: tuple,
                  translation: Translation) -> str:
     text = (f"Imported from {source or type(module).__name__} with torch.fx "
-            f"({'training' if module.training else 'eval'} mode); input "
+            f"({_mode(module)}); input "
             f"{shape_text(shape)} per sample.")
     shared = translation.shared_modules()
     if shared:

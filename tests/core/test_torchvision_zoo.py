@@ -121,7 +121,7 @@ def test_aux_heads_only_when_asked_for():
     with_aux = import_model("torchvision:googlenet+aux")
     assert len(plain.output_names()) == 1 and len(with_aux.output_names()) == 3
     assert "eval mode" in plain.description
-    assert "training mode, auxiliary heads as outputs" in with_aux.description
+    assert "(training mode: auxiliary heads are outputs)" in with_aux.description
     with pytest.raises(ModelImportError, match=r"only googlenet and inception_v3 take '\+aux'"):
         import_model("torchvision:resnet18+aux")
 
@@ -136,3 +136,24 @@ def test_sdpa_is_not_counted_by_flopcountermode_on_the_cpu():
     network = network_from_module(model, (3, 32, 32), "tiny_vit")
     _, engine = _engine(network)
     assert engine == _measure(model, (3, 32, 32), device="cpu")
+
+
+@pytest.mark.parametrize("name,shape", [("googlenet", (3, 224, 224)),
+                                        ("inception_v3", (3, 299, 299))])
+def test_aux_heads_match_the_training_mode_model(name, shape):
+    network = import_model(f"torchvision:{name}+aux")
+    analysis = analyze(network, AnalysisOptions(batch=BATCH))
+    t = analysis.totals
+    with torch.device("meta"):
+        model = getattr(torchvision.models, name)(weights=None, aux_logits=True).train()
+        x = torch.zeros((BATCH, *shape))
+    with FlopCounterMode(display=False) as counter:
+        outs = tuple(model(x))
+    forward = counter.get_total_flops()
+    with FlopCounterMode(display=False) as counter:
+        sum(o.sum() for o in outs).backward()
+    assert (t.params, t.flops_torch_forward, t.flops_torch_training) == (
+        sum(p.numel() for p in model.parameters()), forward,
+        forward + counter.get_total_flops())
+    assert sorted(analysis[o].output_shape for o in network.output_names()) == sorted(
+        tuple(o.shape[1:]) for o in outs)
