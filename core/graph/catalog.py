@@ -5,14 +5,15 @@ from __future__ import annotations
 import difflib
 
 from core.common.errors import NetworkError, brief
-from core.graph.layers import conv, dense, elementwise, gates, io_nodes, pool, shape_ops
+from core.graph.layers import (conv, dense, elementwise, gates, io_nodes, pool, shape_ops,
+                               windows)
 from core.graph.layers.base import LayerType
 
 CATEGORIES = ("Structure", "Convolution", "Pooling", "Linear", "Activation", "Normalization",
               "Attention", "Loss")
 
 _TYPES: dict[str, LayerType] = {}
-for _module in (io_nodes, conv, pool, dense, elementwise, gates, shape_ops):
+for _module in (io_nodes, conv, pool, dense, elementwise, gates, shape_ops, windows):
     for _cls in _module.LAYER_TYPES:
         _TYPES[_cls.name] = _cls()
 

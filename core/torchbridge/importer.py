@@ -254,7 +254,9 @@ def one_line(exc: BaseException) -> str:
 # Tracing and the recording run
 # ---------------------------------------------------------------------------------------
 # Modules traced as one call because a layer type stands for the whole module.
-EXTRA_LEAVES = {"torchvision.models.convnext.LayerNorm2d"}
+SWIN_ATTENTION = {"torchvision.models.swin_transformer.ShiftedWindowAttention": "v1",
+                  "torchvision.models.swin_transformer.ShiftedWindowAttentionV2": "v2"}
+EXTRA_LEAVES = {"torchvision.models.convnext.LayerNorm2d", *SWIN_ATTENTION}
 
 
 def qualified_name(cls: type) -> str:
@@ -604,9 +606,21 @@ MODULE_MAPPERS: dict[type, Callable] = {
 }
 
 
+def map_window_attention(module, site: Site) -> Layer:
+    """torchvision's ShiftedWindowAttention (v1) and ShiftedWindowAttentionV2."""
+    if (module.qkv.bias is None) != (module.proj.bias is None):
+        raise Unsupported("ShiftedWindowAttention with bias on only one projection")
+    return Layer("WindowAttention", dict(
+        num_heads=module.num_heads, window=tuple(module.window_size),
+        shift=tuple(module.shift_size), bias=module.qkv.bias is not None,
+        version=SWIN_ATTENTION[qualified_name(type(module))]))
+
+
 def module_mapper(module: nn.Module) -> Callable | None:
     """The mapper of the module's class or its nearest mapped base (ReLU6 before
-    Hardtanh, a Linear subclass as Linear)."""
+    Hardtanh, a Linear subclass as Linear); torchvision's Swin attention by name."""
+    if qualified_name(type(module)) in SWIN_ATTENTION:
+        return map_window_attention
     for cls in type(module).__mro__:
         if cls in MODULE_MAPPERS:
             return MODULE_MAPPERS[cls]
@@ -859,6 +873,7 @@ FUNCTION_MAPPERS: dict[Any, Callable] = {
 # Functions of other packages, by qualified name (so that torchvision need not be imported).
 NAMED_FUNCTION_MAPPERS: dict[str, Callable] = {
     "torchvision.ops.stochastic_depth.stochastic_depth": map_stochastic_depth,
+    "torchvision.models.swin_transformer._patch_merging_pad": simple("PatchMerge"),
 }
 
 METHOD_MAPPERS: dict[str, Callable] = {

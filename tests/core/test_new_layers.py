@@ -26,7 +26,7 @@ from core.torchbridge.codegen import class_name, generate
 BATCH = 2
 NEW_TYPES = ("SiLU", "Hardswish", "Hardsigmoid", "Mul", "StochasticDepth", "Reshape",
              "Permute", "Transpose", "Slice", "ChannelShuffle", "Parameter",
-             "AdaptiveMaxPool2d")
+             "AdaptiveMaxPool2d", "WindowAttention", "PatchMerge")
 
 
 class Reference(nn.Module):
@@ -225,3 +225,69 @@ def test_unknown_type_names_a_close_one_in_a_short_line():
     with pytest.raises(NetworkError) as caught:
         layer_type("Teleport")
     assert len(str(caught.value)) < 200 and "types are known" in str(caught.value)
+
+
+def window_network(version: str, shape=(9, 10, 8), window=4, shift=2) -> Network:
+    net = Network("swin")
+    net.add_node("Input", "x", {"shape": list(shape)})
+    net.add_node("WindowAttention", "attn", {"num_heads": 2, "window": window,
+                                             "shift": shift, "version": version}, ["x"])
+    net.add_node("PatchMerge", "merge", {}, ["attn"])
+    return net
+
+
+def torchvision_window(version: str, window=4, shift=2):
+    from torchvision.models import swin_transformer as swin
+    cls = swin.ShiftedWindowAttention if version == "v1" else swin.ShiftedWindowAttentionV2
+    return cls(8, [window, window], [shift, shift], 2)
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+@pytest.mark.parametrize("shape,window,shift", [((9, 10, 8), 4, 2), ((8, 8, 8), 4, 0),
+                                                ((3, 5, 8), 4, 2)])
+def test_window_attention_matches_torchvision(version, shape, window, shift):
+    """Against torchvision's ShiftedWindowAttention(V2) followed by its patch-merging
+    pad: parameters, FlopCounterMode forward and forward + backward (uneven maps are
+    padded, a window that covers the map drops the shift), the numbers computed with the
+    same weights, and the exported code."""
+    from torchvision.models.swin_transformer import _patch_merging_pad
+    net = window_network(version, shape, window, shift)
+
+    class Reference(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = torchvision_window(version, window, shift)
+
+        def forward(self, x):
+            return _patch_merging_pad(self.attn(x))
+
+    with torch.device("meta"):
+        reference = Reference().eval()
+    x = torch.zeros(BATCH, *shape, device="meta")
+    params, out, forward, training = measured(reference.attn, x)
+    analysis = analyze(net, AnalysisOptions(batch=BATCH))
+    assert analysis.errors == {}
+    t = analysis.totals
+    assert (t.params, t.flops_torch_forward, t.flops_torch_training) == (
+        params, forward, training)
+    assert analysis["merge"].output_shape == tuple(reference(x).shape[1:])
+
+    torch.manual_seed(0)
+    original = torchvision_window(version, window, shift).eval()
+    rebuilt = build_model(net).eval()
+    layer = rebuilt.layers["attn"]
+    state = original.state_dict()
+    if version == "v1":
+        state["table"] = state.pop("relative_position_bias_table")
+    layer.load_state_dict({k: v for k, v in state.items()
+                           if k in layer.state_dict()})
+    namespace: dict = {}
+    exec(compile(generate(net), "<generated>", "exec"), namespace)
+    exported = namespace[class_name(net)]().eval()
+    exported.load_state_dict({k.removeprefix("layers."): v
+                              for k, v in rebuilt.state_dict().items()})
+    data = torch.randn(BATCH, *shape)
+    with torch.no_grad():
+        want = _patch_merging_pad(original(data))
+        assert torch.allclose(rebuilt(data), want, atol=1e-5)
+        assert torch.allclose(exported(data), want, atol=1e-5)
