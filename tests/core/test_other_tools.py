@@ -14,6 +14,7 @@ import torch
 import torchvision
 
 from core.graph.analysis import AnalysisOptions, analyze
+from core.graph.network import Network
 from core.graph.other_tools import VERSIONS
 from core.graph.presets import load_preset
 from core.graph.report import report_json, summary_lines
@@ -125,3 +126,15 @@ def test_grouped_conv_training_flops_are_flagged_with_the_per_group_figure():
             figures.append(counter.get_total_flops() * times)
         excess += figures[0] - figures[1]
     assert totals.flops_torch_group_excess == excess
+
+
+def test_networks_outside_the_rules_get_no_figure_and_no_name():
+    """Swin's window attention is built from functional calls the tools see differently:
+    no rule is written for it, so no tool figure is given or named."""
+    net = Network("swin")
+    net.add_node("Input", "x", {"shape": [8, 8, 8]})
+    net.add_node("WindowAttention", "attn", {"num_heads": 2, "window": 4}, ["x"])
+    analysis = analyze(net, AnalysisOptions(batch=BATCH))
+    assert set(analysis.totals.other_tools.values()) == {None}
+    text = "\n".join(summary_lines(analysis))
+    assert not any(tool in text for tool in ("fvcore", "thop", "torchinfo", "ptflops"))
