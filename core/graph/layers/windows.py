@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from math import isqrt
 
-from core.common.explain import ONE, ZERO, C, V, shape_text
-from core.graph.layers.base import Backward, GradCount, LayerType, OpPart, ParamSpec, need_rank
+from core.common.explain import ONE, C, V, shape_text
+from core.graph.layers.base import GradCount, LayerType, OpPart, ParamSpec, need_rank
 from core.graph.layers.dense import linear_backward, linear_forward, linear_torch
 
 CPB_HIDDEN = 512  # width of Swin v2's relative-position-bias MLP
