@@ -15,7 +15,12 @@ Each figure is what that tool reports for the module MLSys Studio builds from th
   parameters, conv (weights + biases)·N·Ho·Wo, any other (weights + biases)·N (its
   output's first dim: 1 for a Parameter), so a Linear on a sequence counts once per
   sample, not per token.
-- ptflops (pytorch and aten backends): not reproduced (None); the report leaves it out.
+- ptflops 0.7.5 ``get_model_complexity_info(..., backend="aten")``: per dispatched aten
+  op, convolution N·Cout·Ho·Wo·(Cin/g)·Kh·Kw plus N·Cout·Ho·Wo when it has a bias
+  (transposed: input size), addmm in·out plus out per row (a Linear with bias on a
+  vector or a sequence), mm and bmm their products; nothing else (the CPU's
+  scaled_dot_product_attention kernel included).
+- ptflops's pytorch backend: not reproduced (None); the report leaves it out.
 
 A figure is None when the network holds a layer whose rule is not written here.
 """
@@ -27,15 +32,18 @@ from core.graph.layers.base import numel
 VERSIONS = {"fvcore": "fvcore 0.1.5.post20221221 FlopCountAnalysis.total()",
             "thop": "thop 0.1.1.post2209072238 profile()",
             "ptflops": "ptflops (pytorch backend)",
-            "ptflops_aten": "ptflops (aten backend)",
+            "ptflops_aten": "ptflops 0.7.5 (aten backend)",
             "torchinfo": "torchinfo 1.8.0 total_mult_adds"}
-NOT_REPRODUCED = ("ptflops", "ptflops_aten")
+NOT_REPRODUCED = ("ptflops",)
 
 # Layer types none of the three tools counts (no rule fires, no parameters).
 _FREE = {"Input", "Loss", "ReLU", "ReLU6", "Tanh", "Sigmoid", "GELU", "Dropout", "Flatten",
          "Add", "Concat", "TokenSelect", "MaxPool2d", "MaxUnpool2d", "AdaptiveMaxPool2d",
          "SiLU", "Hardswish", "Hardsigmoid", "Mul", "StochasticDepth", "Reshape", "Permute",
-         "Transpose", "Slice", "ChannelShuffle"}
+         "Transpose", "Slice", "ChannelShuffle", "PatchMerge", "WindowPartition",
+         "WindowDepartition"}
+# Layer types whose built modules these rules do not cover yet: their networks get None.
+_NOT_COVERED = {"WindowAttention", "PartitionAttention"}
 
 
 def other_tool_totals(results: list, b: int) -> dict[str, int | None]:
@@ -44,7 +52,8 @@ def other_tool_totals(results: list, b: int) -> dict[str, int | None]:
     if not all(r.ok for r in results):
         return {k: None for k in VERSIONS}
     totals = {}
-    for tool, rule in (("fvcore", _fvcore), ("thop", _thop), ("torchinfo", _torchinfo)):
+    for tool, rule in (("fvcore", _fvcore), ("thop", _thop), ("torchinfo", _torchinfo),
+                       ("ptflops_aten", _ptflops_aten)):
         try:
             totals[tool] = int(round(sum(rule(r, b) for r in results)))
         except _NoRule:
@@ -135,6 +144,8 @@ def _thop(r, b) -> float:
 
 def _torchinfo(r, b) -> float:
     t = r.type
+    if t in _NOT_COVERED:
+        raise _NoRule(t)
     params = r.weight_elements + r.bias_elements
     if t in ("Conv2d", "ConvTranspose2d"):
         return params * b * r.output_shape[1] * r.output_shape[2]
@@ -146,6 +157,36 @@ def _torchinfo(r, b) -> float:
     if t == "Parameter":  # its module's output has a batch of 1
         return params
     return b * params
+
+
+def _ptflops_aten(r, b) -> float:
+    t, p = r.type, r.params
+    if t in _FREE or t in ("Softmax", "AvgPool2d", "Embedding", "PositionalEmbedding",
+                           "Parameter", "BatchNorm2d", "LayerNorm", "AdaptiveAvgPool2d"):
+        return 0
+    outputs = b * numel(r.output_shape)
+    if t == "Conv2d":
+        return _conv_macs(r, b) + (outputs if p["bias"] else 0)
+    if t == "DepthwiseSeparableConv2d":
+        c, k2, out = _dsconv_parts(r)
+        spatial = b * out[1] * out[2]
+        bias = spatial * (c + out[0]) if p["bias"] else 0
+        return spatial * c * k2 + b * numel(out) * c + bias
+    if t == "ConvTranspose2d":
+        cin, (kh, kw), x = r.input_shapes[0][0], p["kernel"], r.input_shapes[0]
+        return b * x[1] * x[2] * cin * (p["out_channels"] // p["groups"]) * kh * kw + (
+            outputs if p["bias"] else 0)
+    if t == "Linear":
+        if len(r.input_shapes[0]) > 2:
+            raise _NoRule(t)  # torch picks addmm or matmul + add by layout
+        return outputs * r.input_shapes[0][-1] + (outputs if p["bias"] else 0)
+    if t == "MultiHeadAttention":
+        length, e = r.input_shapes[0]
+        source = r.input_shapes[1][0] if len(r.input_shapes) == 2 else length
+        bias = b * e * (2 * length + 2 * source) if p["bias"] else 0
+        return _attention_linears(r, b) + bias + (
+            _attention_products(r, b) if p["kernel"] == "matmul" else 0)
+    raise _NoRule(t)
 
 
 def _attention_linears(r, b) -> int:

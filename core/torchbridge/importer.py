@@ -256,7 +256,10 @@ def one_line(exc: BaseException) -> str:
 # Modules traced as one call because a layer type stands for the whole module.
 SWIN_ATTENTION = {"torchvision.models.swin_transformer.ShiftedWindowAttention": "v1",
                   "torchvision.models.swin_transformer.ShiftedWindowAttentionV2": "v2"}
-EXTRA_LEAVES = {"torchvision.models.convnext.LayerNorm2d", *SWIN_ATTENTION}
+MAXVIT = "torchvision.models.maxvit."
+EXTRA_LEAVES = {"torchvision.models.convnext.LayerNorm2d", *SWIN_ATTENTION,
+                *(MAXVIT + n for n in ("WindowPartition", "WindowDepartition", "SwapAxes",
+                                       "RelativePositionalMultiHeadAttention"))}
 
 
 def qualified_name(cls: type) -> str:
@@ -616,11 +619,44 @@ def map_window_attention(module, site: Site) -> Layer:
         version=SWIN_ATTENTION[qualified_name(type(module))]))
 
 
+def map_window_partition(module, site: Site) -> Layer:
+    return Layer("WindowPartition", dict(p=site.bind("x", "p")["p"]))
+
+
+def map_window_departition(module, site: Site) -> Layer:
+    b = site.bind("x", "p", "h_partitions", "w_partitions")
+    return Layer("WindowDepartition", dict(p=b["p"], rows=b["h_partitions"],
+                                           cols=b["w_partitions"]))
+
+
+def map_swap_axes(module, site: Site):
+    rank = len(site.x) + 1
+    a, b = module.a % rank, module.b % rank
+    if 0 in (a, b):
+        raise Unsupported("SwapAxes of the batch dim")
+    return ALIAS if a == b else Layer("Transpose", dict(dim0=a, dim1=b))
+
+
+def map_partition_attention(module, site: Site) -> Layer:
+    if (module.to_qkv.bias is None) != (module.merge.bias is None):
+        raise Unsupported("RelativePositionalMultiHeadAttention with bias on one projection")
+    return Layer("PartitionAttention", dict(num_heads=module.n_heads,
+                                            bias=module.to_qkv.bias is not None))
+
+
+MAXVIT_MAPPERS = {MAXVIT + "WindowPartition": map_window_partition,
+                  MAXVIT + "WindowDepartition": map_window_departition,
+                  MAXVIT + "SwapAxes": map_swap_axes,
+                  MAXVIT + "RelativePositionalMultiHeadAttention": map_partition_attention}
+
+
 def module_mapper(module: nn.Module) -> Callable | None:
     """The mapper of the module's class or its nearest mapped base (ReLU6 before
     Hardtanh, a Linear subclass as Linear); torchvision's Swin attention by name."""
     if qualified_name(type(module)) in SWIN_ATTENTION:
         return map_window_attention
+    if qualified_name(type(module)) in MAXVIT_MAPPERS:
+        return MAXVIT_MAPPERS[qualified_name(type(module))]
     for cls in type(module).__mro__:
         if cls in MODULE_MAPPERS:
             return MODULE_MAPPERS[cls]

@@ -26,7 +26,8 @@ from core.torchbridge.codegen import class_name, generate
 BATCH = 2
 NEW_TYPES = ("SiLU", "Hardswish", "Hardsigmoid", "Mul", "StochasticDepth", "Reshape",
              "Permute", "Transpose", "Slice", "ChannelShuffle", "Parameter",
-             "AdaptiveMaxPool2d", "WindowAttention", "PatchMerge")
+             "AdaptiveMaxPool2d", "WindowAttention", "PatchMerge", "PartitionAttention",
+             "WindowPartition", "WindowDepartition")
 
 
 class Reference(nn.Module):
@@ -289,5 +290,54 @@ def test_window_attention_matches_torchvision(version, shape, window, shift):
     data = torch.randn(BATCH, *shape)
     with torch.no_grad():
         want = _patch_merging_pad(original(data))
+        assert torch.allclose(rebuilt(data), want, atol=1e-5)
+        assert torch.allclose(exported(data), want, atol=1e-5)
+
+
+def test_maxvit_partition_attention_matches_torchvision():
+    """WindowPartition → PartitionAttention → WindowDepartition against torchvision's
+    MaxViT modules: parameters, FlopCounterMode forward and forward + backward, and the
+    numbers (same weights) of the built and the exported modules."""
+    from torchvision.models import maxvit
+    net = Network("maxvit")
+    net.add_node("Input", "x", {"shape": [8, 6, 9]})
+    net.add_node("WindowPartition", "part", {"p": 3}, ["x"])
+    net.add_node("PartitionAttention", "attn", {"num_heads": 2}, ["part"])
+    net.add_node("WindowDepartition", "back", {"p": 3, "rows": 2, "cols": 3}, ["attn"])
+
+    class Reference(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.part, self.back = maxvit.WindowPartition(), maxvit.WindowDepartition()
+            self.attn = maxvit.RelativePositionalMultiHeadAttention(8, 4, 9)
+
+        def forward(self, x):
+            return self.back(self.attn(self.part(x, 3)), 3, 2, 3)
+
+    with torch.device("meta"):
+        reference = Reference().eval()
+    analysis = analyze(net, AnalysisOptions(batch=BATCH))
+    assert analysis.errors == {}
+    t = analysis.totals
+    params, out, forward, training = measured(reference, torch.zeros(BATCH, 8, 6, 9,
+                                                                     device="meta"))
+    assert (t.params, analysis["back"].output_shape, t.flops_torch_forward,
+            t.flops_torch_training) == (params, out, forward, training)
+
+    torch.manual_seed(0)
+    original = Reference().eval()
+    rebuilt = build_model(net).eval()
+    state = original.attn.state_dict()
+    state["table"] = state.pop("relative_position_bias_table")
+    state.pop("relative_position_index")
+    rebuilt.layers["attn"].load_state_dict(state)
+    namespace: dict = {}
+    exec(compile(generate(net), "<generated>", "exec"), namespace)
+    exported = namespace[class_name(net)]().eval()
+    exported.load_state_dict({k.removeprefix("layers."): v
+                              for k, v in rebuilt.state_dict().items()})
+    data = torch.randn(BATCH, 8, 6, 9)
+    with torch.no_grad():
+        want = original(data)
         assert torch.allclose(rebuilt(data), want, atol=1e-5)
         assert torch.allclose(exported(data), want, atol=1e-5)

@@ -341,7 +341,8 @@ def test_network_with_loss_nodes_uses_their_sum(sample):
 
 @pytest.mark.parametrize("model, message", [
     ("resnet18", "resnet18's input is 3×224×224; MNIST training needs"),
-    ("autoencoder-classifier", "autoencoder-classifier's input is 3×32×32"),
+    ("autoencoder-classifier-padded", "autoencoder-classifier-padded's input is 3×32×32"),
+    ("autoencoder-classifier", "autoencoder-classifier has 2 Input nodes \\(image, target\\)"),
     ("transformer", "transformer has 2 Input nodes \\(src_ids, tgt_ids\\); training on MNIST"),
 ])
 def test_unsuitable_presets_are_refused(model, message, small):

@@ -10,7 +10,8 @@ matrix products only), so their torch figures are zero.
 from __future__ import annotations
 
 from core.common.explain import V, shape_text
-from core.graph.layers.base import Backward, GradCount, LayerType, OpPart, ParamSpec, elements, numel
+from core.graph.layers.base import (Backward, GradCount, LayerType, OpPart, ParamSpec,
+                                    elements, numel)
 from core.graph.layers.elementwise import Elementwise
 
 

@@ -11,7 +11,8 @@ tensor serves every sample.
 from __future__ import annotations
 
 from core.common.explain import ONE, V, shape_text
-from core.graph.layers.base import Backward, GradCount, LayerType, OpPart, ParamSpec, elements, numel
+from core.graph.layers.base import (Backward, GradCount, LayerType, OpPart, ParamSpec,
+                                    elements, numel)
 
 
 def _dim(ctx, param: str, value: int) -> int:

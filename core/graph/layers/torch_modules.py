@@ -324,3 +324,67 @@ class WindowAttentionModule(nn.Module):
         if s0 + s1:
             x = torch.roll(x, shifts=(s0, s1), dims=(1, 2))
         return x[:, :h, :w, :].contiguous()
+
+
+class WindowPartitionModule(nn.Module):
+    """MaxViT's partition: (B, C, H, W) → (B, H/p·W/p, p·p, C)."""
+
+    def __init__(self, p: int):
+        super().__init__()
+        self.p = p
+
+    def init_args(self):
+        return (self.p,)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        p = self.p
+        x = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)
+        return x.reshape(b, (h // p) * (w // p), p * p, c)
+
+
+class WindowDepartitionModule(nn.Module):
+    """MaxViT's departition: (B, rows·cols, p·p, C) → (B, C, rows·p, cols·p)."""
+
+    def __init__(self, p: int, rows: int, cols: int):
+        super().__init__()
+        self.p, self.rows, self.cols = p, rows, cols
+
+    def init_args(self):
+        return (self.p, self.rows, self.cols)
+
+    def forward(self, x):
+        b, _, _, c = x.shape
+        p = self.p
+        x = x.reshape(b, self.rows, self.cols, p, p, c).permute(0, 5, 1, 3, 2, 4)
+        return x.reshape(b, c, self.rows * p, self.cols * p)
+
+
+class PartitionAttentionModule(nn.Module):
+    """MaxViT's relative-positional attention on (B, G, P, D): h heads attend inside each
+    of the G groups of P = s×s tokens, keys scaled by 1/√D, a learned bias table."""
+
+    def __init__(self, dim: int, heads: int, tokens: int, bias: bool):
+        super().__init__()
+        self.dim, self.heads, self.tokens, self.bias = dim, heads, tokens, bias
+        side = math.isqrt(tokens)
+        self.to_qkv = nn.Linear(dim, 3 * dim, bias)
+        self.merge = nn.Linear(dim, dim, bias)
+        self.table = nn.Parameter(torch.randn((2 * side - 1) ** 2, heads) * 0.02)
+        coords = torch.stack(torch.meshgrid(torch.arange(side), torch.arange(side),
+                                            indexing="ij")).flatten(1)
+        rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+        index = (rel[..., 0] + side - 1) * (2 * side - 1) + (rel[..., 1] + side - 1)
+        self.register_buffer("index", index.flatten(), persistent=False)
+
+    def init_args(self):
+        return (self.dim, self.heads, self.tokens, self.bias)
+
+    def forward(self, x):
+        b, g, p, d = x.shape
+        q, k, v = (t.reshape(b, g, p, self.heads, d // self.heads).permute(0, 1, 3, 2, 4)
+                   for t in torch.chunk(self.to_qkv(x), 3, dim=-1))
+        scores = torch.matmul(q, (k * d ** -0.5).transpose(-2, -1))
+        bias = self.table[self.index].view(p, p, -1).permute(2, 0, 1).unsqueeze(0)
+        out = torch.matmul(F.softmax(scores + bias, dim=-1), v)
+        return self.merge(out.permute(0, 1, 3, 2, 4).reshape(b, g, p, d))

@@ -6,13 +6,16 @@ position bias (v1: a learned table; v2: a two-layer MLP of the relative coordina
 with cosine attention and a learned logit scale), masks the windows the shift wraps
 around, and crops back. Its parts are counted like MultiHeadAttention's with T = nW·N
 tokens of N = w0·w1. PatchMerge is the gather before Swin's patch-merging LayerNorm and
-Linear: ⌈H/2⌉×⌈W/2⌉×4C, no arithmetic.
+Linear: ⌈H/2⌉×⌈W/2⌉×4C, no arithmetic. MaxViT's PartitionAttention counts the same way
+over G groups of P tokens, between its WindowPartition and WindowDepartition.
 """
 
 from __future__ import annotations
 
-from core.common.explain import ONE, ZERO, C, V, shape_text
-from core.graph.layers.base import Backward, GradCount, LayerType, OpPart, ParamSpec, need_rank
+from math import isqrt
+
+from core.common.explain import ONE, C, V, shape_text
+from core.graph.layers.base import GradCount, LayerType, OpPart, ParamSpec, need_rank
 from core.graph.layers.dense import linear_backward, linear_forward, linear_torch
 
 CPB_HIDDEN = 512  # width of Swin v2's relative-position-bias MLP
@@ -104,7 +107,7 @@ class WindowAttention(LayerType):
         proj = linear_forward("proj", tokens, c, c, bias, bias_adds, "C", "C")
         proj.output_shape = ctx.out
         parts.append(proj)
-        if ctx.p["version"] == "v2":
+        if ctx.p.get("version") == "v2":
             parts[1].notes += ("; the bias MLP runs once per batch, not per sample, and is "
                                "not in these per-sample counts")
         return parts
@@ -136,7 +139,7 @@ class WindowAttention(LayerType):
             "d", d)
         fwd = qkv[0] + proj[0] + C(2) * bmm
         bwd = qkv[1] + proj[1] + C(4) * bmm
-        if ctx.p["version"] == "v2":
+        if ctx.p.get("version") == "v2":
             rows = V("R", self._table_rows(ctx))
             first = C(2) * rows * C(2) * V("hidden", CPB_HIDDEN)
             second = C(2) * rows * V("hidden", CPB_HIDDEN) * V("h", heads)
@@ -170,4 +173,98 @@ class PatchMerge(LayerType):
         return PatchMergeModule()
 
 
-LAYER_TYPES = (WindowAttention, PatchMerge)
+class PartitionAttention(WindowAttention):
+    name = "PartitionAttention"
+    doc = ("MaxViT's relative-positional attention on G groups of P = s×s tokens of D "
+           "features (its block or grid partitions): h heads attend inside each group, "
+           "keys scaled by 1/√D, plus a learned relative position bias table.")
+    params = (ParamSpec("num_heads", "int", 2, "Number of heads h (D must divide by h).",
+                        minimum=1, label="heads"),
+              ParamSpec("bias", "bool", True, "Biases on the qkv and output projections."))
+
+    def summary(self, p):
+        return f"h={p['num_heads']}"
+
+    def output_shape(self, ctx):
+        need_rank(ctx, (3,), "groups × tokens × features")
+        _, tokens, dim = ctx.x
+        if dim % ctx.p["num_heads"]:
+            raise ctx.error("num_heads", f"{dim} features do not divide into "
+                                         f"{ctx.p['num_heads']} heads")
+        if isqrt(tokens) ** 2 != tokens:
+            raise ctx.error("input", f"{tokens} tokens per group are not a square window")
+        return ctx.x
+
+    def geometry(self, ctx):
+        groups, tokens, dim = ctx.x
+        heads = ctx.p["num_heads"]
+        return groups, tokens, dim, heads, dim // heads, False
+
+    def param_shapes(self, ctx):
+        dim, heads, bias = ctx.x[2], ctx.p["num_heads"], ctx.p["bias"]
+        shapes = {"to_qkv.weight": (3 * dim, dim)}
+        if bias:
+            shapes["to_qkv.bias"] = (3 * dim,)
+        shapes["merge.weight"] = (dim, dim)
+        if bias:
+            shapes["merge.bias"] = (dim,)
+        shapes["relative_position_bias_table"] = ((2 * isqrt(ctx.x[1]) - 1) ** 2, heads)
+        return shapes
+
+    def build(self, ctx):
+        from core.graph.layers.torch_modules import PartitionAttentionModule
+        return PartitionAttentionModule(ctx.x[2], ctx.p["num_heads"], ctx.x[1],
+                                        ctx.p["bias"])
+
+
+class WindowPartition(LayerType):
+    name = "WindowPartition"
+    category = "Structure"
+    doc = ("MaxViT's partition of a C×H×W map into H/p·W/p windows of p×p tokens: "
+           "(H/p·W/p)×p²×C; no arithmetic.")
+    params = (ParamSpec("p", "int", 7, "Window side p (must divide H and W).", minimum=1),)
+
+    def summary(self, p):
+        return f"p={p['p']}"
+
+    def output_shape(self, ctx):
+        need_rank(ctx, (3,), "a C×H×W map")
+        c, h, w = ctx.x
+        p = ctx.p["p"]
+        if h % p or w % p:
+            raise ctx.error("p", f"p = {p} does not divide a {h}×{w} map")
+        return ((h // p) * (w // p), p * p, c)
+
+    def build(self, ctx):
+        from core.graph.layers.torch_modules import WindowPartitionModule
+        return WindowPartitionModule(ctx.p["p"])
+
+
+class WindowDepartition(LayerType):
+    name = "WindowDepartition"
+    category = "Structure"
+    doc = ("MaxViT's inverse partition: rows·cols windows of p×p tokens back into a "
+           "C×(rows·p)×(cols·p) map; no arithmetic.")
+    params = (ParamSpec("p", "int", 7, "Window side p.", minimum=1),
+              ParamSpec("rows", "int", 1, "Windows down the map.", minimum=1),
+              ParamSpec("cols", "int", 1, "Windows across the map.", minimum=1))
+
+    def summary(self, p):
+        return f"{p['rows']}×{p['cols']} of {p['p']}"
+
+    def output_shape(self, ctx):
+        need_rank(ctx, (3,), "windows × tokens × channels")
+        groups, tokens, c = ctx.x
+        p, rows, cols = ctx.p["p"], ctx.p["rows"], ctx.p["cols"]
+        if groups != rows * cols or tokens != p * p:
+            raise ctx.error("rows", f"{rows}×{cols} windows of {p}×{p} do not match a "
+                                    f"{shape_text(ctx.x)} input")
+        return (c, rows * p, cols * p)
+
+    def build(self, ctx):
+        from core.graph.layers.torch_modules import WindowDepartitionModule
+        return WindowDepartitionModule(ctx.p["p"], ctx.p["rows"], ctx.p["cols"])
+
+
+LAYER_TYPES = (WindowAttention, PatchMerge, PartitionAttention, WindowPartition,
+               WindowDepartition)
