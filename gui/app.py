@@ -20,7 +20,8 @@ def run_app(args) -> int:
     """Open the main window (or, with --screenshot, render it to a PNG and exit)."""
     if getattr(args, "screenshot", None):
         return screenshot(args.screenshot, getattr(args, "preset", None),
-                          getattr(args, "workspace", None))
+                          getattr(args, "workspace", None),
+                          parse_size(getattr(args, "size", None) or "1500x950"))
     from PySide6.QtCore import QSettings
 
     from gui.main_window import MainWindow
@@ -36,6 +37,24 @@ def run_app(args) -> int:
     window.show()
     window.offer_recovery()
     return app.exec()
+
+
+SIZE_RANGE = (320, 7680)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1280x720"`` → (1280, 720); anything else is an InputError naming --size."""
+    from core.common.errors import InputError
+    parts = text.lower().replace("×", "x").split("x")
+    low, high = SIZE_RANGE
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        width = height = None
+    if width is None or not (low <= width <= high and low <= height <= high):
+        raise InputError(f"--size must be WIDTHxHEIGHT with each {low}..{high}, e.g. 1280x720 "
+                         f"(got {text!r})")
+    return width, height
 
 
 def screenshot(path: str, preset: str | None = None, workspace: str | None = None,
@@ -68,7 +87,7 @@ def _screenshot(path: str, preset: str | None, workspace: str | None, size, fold
         if workspace.lower() not in names:
             raise InputError(f"workspace {workspace!r} is not one of {', '.join(WORKSPACES)}")
         window.workspace_bar.setCurrentIndex(names.index(workspace.lower()))
-    window.resize(*size)
+    window.setFixedSize(*size)  # exactly the requested size, whatever a page would like
     window.show()
     for _ in range(5):
         app.processEvents()

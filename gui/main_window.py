@@ -9,8 +9,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
-                               QMessageBox, QStackedWidget, QTabBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QInputDialog, QLabel,
+                               QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QTabBar,
+                               QVBoxLayout, QWidget)
 
 from core.graph import io
 from core.common.errors import MlsysError, printable
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.workspace_bar.setTabToolTip(0, "Build a network and analyse it")
         self.workspaces = QStackedWidget()
         self.workspace_pages: dict[str, QWidget] = {"Design": self.canvas}
+        self._holders: dict[str, QWidget] = {}  # name -> the scroll area around its page
         self.workspaces.addWidget(self.canvas)
         holder = QWidget()
         layout = QVBoxLayout(holder)
@@ -86,82 +88,111 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status)
 
     def _add_workspaces(self) -> None:
+        """Every workspace but Design is built the first time it is shown (start-up time:
+        DESIGN.md convention 8); until then its tab only carries its description."""
+        self.training_panel = self.dataflow_panel = None
+        self.pipeline_panel = self.profiling_panel = None
+        self._builders = {
+            "Training": (self._build_training, "Train a network on MNIST and watch loss and "
+                                               "accuracy live"),
+            "Dataflow": (self._build_dataflow, "Buffer-level dataflows (ws/is/os/rs) and the "
+                                               "systolic array, animated"),
+            "Pipeline": (self._build_pipeline, "Cycles of an MLP on per-neuron units and NFU "
+                                               "variants, animated as a Gantt chart"),
+            "Profiling": (self._build_profiling, "Latency and throughput against batch size, "
+                                                 "per-layer time and a measured roofline"),
+        }
+        for name, (_, tip) in self._builders.items():
+            index = WORKSPACES.index(name)
+            self.workspace_bar.setTabEnabled(index, True)
+            self.workspace_bar.setTabToolTip(index, tip)
+
+    def ensure_workspace(self, name: str):
+        """The workspace's panel, built (and put behind its tab) on first use."""
+        if name not in self.workspace_pages and name in self._builders:
+            self._builders[name][0]()
+        return self.workspace_pages.get(name)
+
+    def _build_training(self) -> None:
         from gui.training.panel import TrainingPanel
         self.training_panel = TrainingPanel(self.current_network)
         self.add_workspace("Training", self.training_panel)
-        # The Dataflow lab imports pyqtgraph and numpy-heavy code: build it on first use.
-        self.dataflow_panel = None
-        index = WORKSPACES.index("Dataflow")
-        self.workspace_bar.setTabEnabled(index, True)
-        self.workspace_bar.setTabToolTip(index, "Buffer-level dataflows (ws/is/os/rs) and the "
-                                                "systolic array, animated")
-        self.pipeline_panel = None  # built on first use, like the Dataflow lab
-        index = WORKSPACES.index("Pipeline")
-        self.workspace_bar.setTabEnabled(index, True)
-        self.workspace_bar.setTabToolTip(index, "Cycles of an MLP on per-neuron units and NFU "
-                                                "variants, animated as a Gantt chart")
-        self.profiling_panel = None  # built on first use, as the Dataflow lab
-        index = WORKSPACES.index("Profiling")
-        self.workspace_bar.setTabEnabled(index, True)
-        self.workspace_bar.setTabToolTip(index, "Latency and throughput against batch size, "
-                                                "per-layer time and a measured roofline")
+
+    def _build_dataflow(self) -> None:
+        from gui.dataflow import DataflowPanel
+        self.dataflow_panel = DataflowPanel()
+        self.dataflow_panel.sig_message.connect(self.show_message)
+        self.add_workspace("Dataflow", self.dataflow_panel)
+
+    def _build_pipeline(self) -> None:
+        from gui.pipeline import PipelinePanel
+        self.pipeline_panel = PipelinePanel(lambda: self.document.analysis)
+        self.pipeline_panel.sig_message.connect(self.show_message)
+        self.add_workspace("Pipeline", self.pipeline_panel)
+
+    def _build_profiling(self) -> None:
+        from gui.profiling import ProfilingPanel
+        self.profiling_panel = ProfilingPanel(self.current_network)
+        self.add_workspace("Profiling", self.profiling_panel)
+
+    def ensure_training_panel(self):
+        return self.ensure_workspace("Training")
 
     def ensure_dataflow_panel(self):
-        if self.dataflow_panel is None:
-            from gui.dataflow import DataflowPanel
-            self.dataflow_panel = DataflowPanel()
-            self.dataflow_panel.sig_message.connect(self.show_message)
-            self.workspace_pages["Dataflow"] = self.dataflow_panel
-            self.workspaces.addWidget(self.dataflow_panel)
-        return self.dataflow_panel
+        return self.ensure_workspace("Dataflow")
 
     def ensure_pipeline_panel(self):
-        if self.pipeline_panel is None:
-            from gui.pipeline import PipelinePanel
-            self.pipeline_panel = PipelinePanel(lambda: self.document.analysis)
-            self.pipeline_panel.sig_message.connect(self.show_message)
-            self.workspace_pages["Pipeline"] = self.pipeline_panel
-            self.workspaces.addWidget(self.pipeline_panel)
-        return self.pipeline_panel
+        return self.ensure_workspace("Pipeline")
 
     def ensure_profiling_panel(self):
-        if self.profiling_panel is None:
-            from gui.profiling import ProfilingPanel
-            self.profiling_panel = ProfilingPanel(self.current_network)
-            self.workspace_pages["Profiling"] = self.profiling_panel
-            self.workspaces.addWidget(self.profiling_panel)
-        return self.profiling_panel
+        return self.ensure_workspace("Profiling")
 
     def current_network(self):
         return self.document.network
 
     def add_workspace(self, name: str, page: QWidget) -> None:
-        """Put a workspace's page behind its tab (enabling the tab)."""
+        """Put a workspace's page behind its tab (enabling the tab), inside a scroll area so
+        that no page's minimum size becomes the window's (every page fits 1280x720)."""
         index = WORKSPACES.index(name)
         self.workspace_pages[name] = page
-        self.workspaces.addWidget(page)
+        holder = QScrollArea()
+        holder.setObjectName(f"workspace_{name.lower()}")
+        holder.setWidgetResizable(True)
+        holder.setFrameShape(QFrame.NoFrame)
+        holder.setWidget(page)
+        self._holders[name] = holder
+        self.workspaces.addWidget(holder)
         self.workspace_bar.setTabEnabled(index, True)
         self.workspace_bar.setTabToolTip(index, page.toolTip() or name)
+
+    def current_page(self) -> QWidget | None:
+        """The shown workspace's panel (not the scroll area around it)."""
+        widget = self.workspaces.currentWidget()
+        return widget.widget() if isinstance(widget, QScrollArea) else widget
 
     def show_workspace(self, index: int) -> None:
         """Switch the central page; the editor's docks belong to the Design workspace."""
         name = WORKSPACES[index]
-        page = self.ensure_dataflow_panel() if name == "Dataflow" else \
-            self.ensure_pipeline_panel() if name == "Pipeline" else \
-            self.ensure_profiling_panel() if name == "Profiling" else \
-            self.workspace_pages.get(name)
+        page = self.ensure_workspace(name)
         if page is None:
             return
         if self.workspace_bar.currentIndex() != index:
             self.workspace_bar.setCurrentIndex(index)
             return
         design = name == "Design"
-        if not design and self.workspaces.currentWidget() is self.canvas:
-            self._design_docks = [d for d in (self.palette_dock, self.properties_dock,
-                                              self.analysis_dock) if d.isVisible()]
-        for dock in (self.palette_dock, self.properties_dock, self.analysis_dock):
+        leaving = self.workspaces.currentWidget() is self.canvas
+        if not design and leaving:
+            self._design_docks = [d for d in self._editor_docks() if d.isVisible()]
+            self._design_centre = self.canvas.mapToScene(self.canvas.viewport().rect().center())
+        for dock in self._editor_docks():
             dock.setVisible(design and dock in getattr(self, "_design_docks", [dock]))
-        self.workspaces.setCurrentWidget(page)
+        self.workspaces.setCurrentWidget(self._holders.get(name, page))
+        centre = getattr(self, "_design_centre", None)
+        if design and not leaving and centre is not None:  # back where the user left it
+            QTimer.singleShot(0, lambda: self.canvas.centerOn(centre))
+
+    def _editor_docks(self) -> tuple:
+        return (self.palette_dock, self.properties_dock, self.analysis_dock)
 
     def _dock(self, title: str, widget, area, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -176,8 +207,33 @@ class MainWindow(QMainWindow):
                                           "properties")
         self.analysis_dock = self._dock("Analysis", self.analysis_panel,
                                         Qt.BottomDockWidgetArea, "analysis")
-        self.resizeDocks([self.palette_dock, self.properties_dock], [190, 290], Qt.Horizontal)
+        # Readable widths whatever another workspace or a saved state asks for: the longest
+        # layer name in the palette, a property label and a field side by side.
+        metrics = self.fontMetrics()
+        self.layer_palette.setMinimumWidth(
+            metrics.horizontalAdvance(self.layer_palette.longest_name()) + 64)
+        self.properties.setMinimumWidth(metrics.horizontalAdvance("x" * 34) + 24)
+        self._default_dock_sizes()
+
+    def _default_dock_sizes(self) -> None:
+        self.resizeDocks([self.palette_dock, self.properties_dock],
+                         [max(190, self.layer_palette.minimumWidth()),
+                          max(290, self.properties.minimumWidth())], Qt.Horizontal)
         self.resizeDocks([self.analysis_dock], [300], Qt.Vertical)
+
+    def reset_layout(self) -> None:
+        """View → Reset layout: every editor dock back in its place, shown, default sizes."""
+        for dock, area in ((self.palette_dock, Qt.LeftDockWidgetArea),
+                           (self.properties_dock, Qt.RightDockWidgetArea),
+                           (self.analysis_dock, Qt.BottomDockWidgetArea)):
+            dock.setFloating(False)
+            self.addDockWidget(area, dock)
+        self._design_docks = list(self._editor_docks())
+        design = self.workspace_bar.currentIndex() == 0
+        for dock in self._editor_docks():
+            dock.setVisible(design)
+        self._default_dock_sizes()
+        QTimer.singleShot(0, self.canvas.zoom_to_fit)
 
     def _action(self, text, slot, shortcut=None, tip="") -> QAction:
         action = QAction(text, self)
@@ -222,6 +278,9 @@ class MainWindow(QMainWindow):
                             "Find kernel, stride, padding and dilation for an output size")
         self.act_compare = a("&Compare with Design…", self.compare_with_design, None,
                              "Show this design and a saved one side by side")
+        self.act_reset_layout = a("&Reset Layout", self.reset_layout, None,
+                                  "Put the Layers, Properties and Analysis docks back in "
+                                  "their places at their default sizes")
         self.act_about = a("&About", self.about)
         self._set_icons()
 
@@ -278,6 +337,7 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         for dock in (self.palette_dock, self.properties_dock, self.analysis_dock):
             view.addAction(dock.toggleViewAction())
+        view.addAction(self.act_reset_layout)
         tools = bar.addMenu("&Tools")
         tools.addActions([self.act_ds, self.act_solver, self.act_compare])
         bar.addMenu("&Help").addAction(self.act_about)
@@ -660,14 +720,39 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(recent))
 
     def _restore_settings(self) -> None:
+        """Geometry and dock state from the last session, each checked: a state that hides
+        every editor dock, floats one off screen or does not load is replaced by the
+        default layout (so a squeezed or broken layout never outlives one session)."""
         geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
+        if geometry is None or not self.restoreGeometry(geometry) or not self._on_screen():
+            self._default_geometry()
         state = self.settings.value("window_state")
-        if state is not None:
-            self.restoreState(state)
+        if state is not None and not (self.restoreState(state) and self._state_is_usable()):
+            self.reset_layout()
+
+    def _default_geometry(self) -> None:
+        from PySide6.QtGui import QGuiApplication
+        screen = QGuiApplication.primaryScreen()
+        available = screen.availableGeometry() if screen else None
+        width, height = 1400, 900
+        if available is not None and available.width() > 0:
+            width = min(width, available.width())
+            height = min(height, available.height())
+        self.resize(width, height)
+
+    def _on_screen(self) -> bool:
+        from PySide6.QtGui import QGuiApplication
+        frame = self.frameGeometry()
+        return any(s.availableGeometry().intersects(frame) for s in QGuiApplication.screens())
+
+    def _state_is_usable(self) -> bool:
+        from PySide6.QtGui import QGuiApplication
+        docks = self._editor_docks()
+        if all(d.isHidden() for d in docks):
+            return False
+        screens = [s.availableGeometry() for s in QGuiApplication.screens()]
+        return not any(d.isFloating() and not any(r.intersects(d.frameGeometry())
+                                                  for r in screens) for d in docks)
 
     def set_theme(self, mode: str) -> None:
         from gui.theme import apply_theme
@@ -722,13 +807,16 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
-        self.training_panel.shutdown()  # stop and join a running training thread
+        if self.training_panel is not None:
+            self.training_panel.shutdown()  # stop and join a running training thread
         if self.dataflow_panel is not None:
             self.dataflow_panel.shutdown()
         if self.pipeline_panel is not None:
             self.pipeline_panel.shutdown()
         if self.profiling_panel is not None:
             self.profiling_panel.shutdown()  # stop and join a running profile
+        if self.workspace_bar.currentIndex() != 0:
+            self.show_workspace(0)  # the saved state holds the editor's docks as left there
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosave_timer.stop()
