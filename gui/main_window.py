@@ -33,6 +33,11 @@ FILE_FILTER = "MLSys Studio designs (*.json);;All files (*)"
 _INSTANCES = itertools.count(1)  # windows of this process, for their recovery files
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 layer``, ``2 layers``, ``1,234 layers``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, parent=None):
         super().__init__(parent)
@@ -211,7 +216,7 @@ class MainWindow(QMainWindow):
         # layer name in the palette, a property label and a field side by side.
         metrics = self.fontMetrics()
         self.layer_palette.setMinimumWidth(
-            metrics.horizontalAdvance(self.layer_palette.longest_name()) + 64)
+            metrics.horizontalAdvance(self.layer_palette.longest_name()) + 84)
         self.properties.setMinimumWidth(metrics.horizontalAdvance("x" * 34) + 24)
         self._default_dock_sizes()
 
@@ -219,7 +224,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.palette_dock, self.properties_dock],
                          [max(190, self.layer_palette.minimumWidth()),
                           max(290, self.properties.minimumWidth())], Qt.Horizontal)
-        self.resizeDocks([self.analysis_dock], [300], Qt.Vertical)
+        # a third of a small window's height, so the canvas keeps the larger part
+        self.resizeDocks([self.analysis_dock], [min(300, max(180, self.height() // 3))],
+                         Qt.Vertical)
 
     def reset_layout(self) -> None:
         """View → Reset layout: every editor dock back in its place, shown, default sizes."""
@@ -274,13 +281,15 @@ class MainWindow(QMainWindow):
                             "Arrange the layers top to bottom (undoable)")
         self.act_ds = a("Convert to &Depthwise-Separable", self.convert_ds, "Ctrl+Shift+D",
                         "Replace every plain Conv2d by its depthwise + pointwise unit")
-        self.act_solver = a("Conv &Solver…", self.open_solver, "Ctrl+Shift+S",
+        self.act_solver = a("Conv &Solver…", self.open_solver, "Ctrl+Alt+S",
                             "Find kernel, stride, padding and dilation for an output size")
         self.act_compare = a("&Compare with Design…", self.compare_with_design, None,
                              "Show this design and a saved one side by side")
         self.act_reset_layout = a("&Reset Layout", self.reset_layout, None,
                                   "Put the Layers, Properties and Analysis docks back in "
                                   "their places at their default sizes")
+        self.act_shortcuts = a("&Keyboard Shortcuts", self.show_shortcuts,
+                               QKeySequence.HelpContents, "Every key and mouse gesture")
         self.act_about = a("&About", self.about)
         self._set_icons()
 
@@ -340,7 +349,8 @@ class MainWindow(QMainWindow):
         view.addAction(self.act_reset_layout)
         tools = bar.addMenu("&Tools")
         tools.addActions([self.act_ds, self.act_solver, self.act_compare])
-        bar.addMenu("&Help").addAction(self.act_about)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.act_shortcuts, self.act_about])
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
         toolbar.setMovable(False)
@@ -374,14 +384,16 @@ class MainWindow(QMainWindow):
             return
         errors = analysis.errors
         t = analysis.totals
-        text = (f"{len(analysis.order)} layers · {t.params:,} params · {t.macs:,} MACs · "
-                f"batch {analysis.options.batch} · {analysis.options.precision}")
+        text = (f"{plural(len(analysis.order), 'layer')} · {t.params:,} params · "
+                f"{t.macs:,} MACs · batch {analysis.options.batch} · "
+                f"{analysis.options.precision}")
         if errors:
-            text = f"{len(errors)} error(s) — " + text
+            text = f"{plural(len(errors), 'error')} — " + text
         self.status.setText(text)
         self.status.setStyleSheet("color: #d63031;" if errors else "")
 
     def on_reset(self) -> None:
+        self.analysis_panel.layers.clear_explain()  # its number was the previous file's
         self.canvas.scene_.sync()
         self.properties.show_node(None)
         QTimer.singleShot(0, self.canvas.zoom_to_fit)
@@ -727,7 +739,9 @@ class MainWindow(QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry) or not self._on_screen():
             self._default_geometry()
         state = self.settings.value("window_state")
-        if state is not None and not (self.restoreState(state) and self._state_is_usable()):
+        if state is None:
+            self._default_dock_sizes()  # for this window's height
+        elif not (self.restoreState(state) and self._state_is_usable()):
             self.reset_layout()
 
     def _default_geometry(self) -> None:
@@ -794,6 +808,11 @@ class MainWindow(QMainWindow):
             self.recovery.forget(autosave)
             return True
         return False
+
+    def show_shortcuts(self) -> None:
+        from gui.widgets.shortcuts import ShortcutsDialog
+        self.shortcuts_dialog = ShortcutsDialog(self.menuBar(), self)
+        self.shortcuts_dialog.show()
 
     def about(self) -> None:
         QMessageBox.about(self, "About MLSys Studio",

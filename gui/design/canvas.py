@@ -20,6 +20,7 @@ from gui.design.mime import decode_layer_type
 
 NODE_W, NODE_H = 184.0, 62.0
 PORT_R = 5.0
+INSERT_GAP = 34.0  # vertical space between a node and one inserted below it
 CATEGORY_COLORS = {
     "Structure": "#7f8c8d", "Convolution": "#2e86de", "Pooling": "#16a085",
     "Linear": "#8e44ad", "Activation": "#e67e22", "Normalization": "#27ae60",
@@ -285,8 +286,7 @@ class CanvasView(QGraphicsView):
         position = (round(pos.x(), 1), round(pos.y() - NODE_H / 2, 1))
         try:
             if isinstance(target, EdgeItem):
-                name = self.document.insert_on_edge(target.src.name, target.dst.name, type_name,
-                                                    position)
+                name = self.insert_between(target.src.name, target.dst.name, type_name)
             elif isinstance(target, NodeItem):
                 below = (target.pos().x(), target.pos().y() + NODE_H + 34)
                 name = self.document.add_node(type_name, below, inputs=[target.name])
@@ -297,6 +297,42 @@ class CanvasView(QGraphicsView):
             return None
         self.scene_.select_names([name])
         return name
+
+    def insert_between(self, src: str, dst: str, type_name: str) -> str:
+        """Insert on the edge src → dst, the new node placed under src; when there is no
+        room, dst and everything below it that depends on it move down (one undo step)."""
+        a, b = self.scene_.nodes[src].pos(), self.scene_.nodes[dst].pos()
+        top = a.y() + NODE_H + INSERT_GAP
+        position = (round((a.x() + b.x()) / 2, 1), round(top, 1))
+        shift = top + NODE_H + INSERT_GAP - b.y()
+        stack = self.document.undo_stack
+        stack.beginMacro(f"Insert {type_name} between {src} and {dst}")
+        try:
+            name = self.document.insert_on_edge(src, dst, type_name, position)
+            if shift > 0:
+                self.document.move_nodes(self._moves_down(dst, shift))
+        finally:
+            stack.endMacro()
+        return name
+
+    def _moves_down(self, first: str, shift: float) -> dict:
+        """Moves that push ``first`` and every node depending on it down by ``shift``."""
+        network = self.document.network
+        below = [first]
+        seen = {first}
+        while below:
+            name = below.pop()
+            for consumer in network.consumers(name):
+                if consumer not in seen:
+                    seen.add(consumer)
+                    below.append(consumer)
+        moves = {}
+        for name in seen:
+            item = self.scene_.nodes.get(name)
+            if item is not None:
+                old = network.nodes[name].position
+                moves[name] = (old, (item.pos().x(), round(item.pos().y() + shift, 1)))
+        return moves
 
     def _item_at(self, pos: QPointF):
         for item in self.scene_.items(pos):
@@ -386,17 +422,15 @@ class CanvasView(QGraphicsView):
         super().wheelEvent(event)
 
     def zoom_to_fit(self) -> None:
+        """The whole graph in view, whatever its size (no floor), never magnified (a
+        single node shows at its natural size, not 2x)."""
         rect = self.scene_.itemsBoundingRect()
         if rect.isNull():
             return
         self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.KeepAspectRatio)
-        scale = self.transform().m11()
-        if scale > 1.4 or scale < 0.7:  # keep labels readable; a long network scrolls
+        if self.transform().m11() > 1.0:
             self.resetTransform()
-            scale = min(1.4, max(0.7, scale))
-            self.scale(scale, scale)
-            visible = self.viewport().height() / scale
-            self.centerOn(rect.center().x(), rect.top() + min(rect.height(), visible) / 2 - 40)
+            self.centerOn(rect.center())
 
     def zoom(self, factor: float) -> None:
         self.scale(factor, factor)
