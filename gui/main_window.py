@@ -23,11 +23,13 @@ from gui.design.canvas import CanvasView
 from gui.design.document import Document
 from gui.design.palette import PaletteWidget
 from gui.design.properties import PropertyPanel
+from gui.design.search import NodeSearch
 from gui.recovery import RecoveryStore
 from gui.widgets.files import save_image, write_atomic
 
 WORKSPACES = ("Design", "Training", "Dataflow", "Pipeline", "Profiling")
 AUTOSAVE_MS = 30_000
+READABLE_SCALE = 0.75  # a jump to a node zooms in to at least this scale
 MAX_RECENT = 10
 FILE_FILTER = "MLSys Studio designs (*.json);;All files (*)"
 _INSTANCES = itertools.count(1)  # windows of this process, for their recovery files
@@ -47,6 +49,7 @@ class MainWindow(QMainWindow):
         self.layer_palette = PaletteWidget()
         self.properties = PropertyPanel(self.document)
         self.analysis_panel = AnalysisPanel(self.document)
+        self.search = NodeSearch(self.document)
         self._build_central()
         self._build_docks()
         self._build_actions()
@@ -277,6 +280,8 @@ class MainWindow(QMainWindow):
         self.act_zoom_in = a("Zoom &In", lambda: self.canvas.zoom(1.2), QKeySequence.ZoomIn)
         self.act_zoom_out = a("Zoom &Out", lambda: self.canvas.zoom(1 / 1.2),
                               QKeySequence.ZoomOut)
+        self.act_find = a("&Find Layer…", self.focus_search, QKeySequence.Find,
+                          "Find a layer by name or type and jump to it")
         self.act_layout = a("&Auto Layout", self.auto_layout, "Ctrl+L",
                             "Arrange the layers top to bottom (undoable)")
         self.act_ds = a("Convert to &Depthwise-Separable", self.convert_ds, "Ctrl+Shift+D",
@@ -332,6 +337,8 @@ class MainWindow(QMainWindow):
         edit.addActions([self.act_undo, self.act_redo])
         edit.addSeparator()
         edit.addActions([self.act_delete, self.act_duplicate, self.act_select_all])
+        edit.addSeparator()
+        edit.addAction(self.act_find)
         view = bar.addMenu("&View")
         view.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_layout])
         view.addSeparator()
@@ -359,6 +366,8 @@ class MainWindow(QMainWindow):
         toolbar.addActions([self.act_undo, self.act_redo, self.act_delete])
         toolbar.addSeparator()
         toolbar.addActions([self.act_fit, self.act_layout, self.act_solver])
+        toolbar.addSeparator()
+        toolbar.addWidget(self.search)
         self._refresh_recent_menu()
 
     def _wire(self) -> None:
@@ -373,6 +382,8 @@ class MainWindow(QMainWindow):
         self.layer_palette.tree.sig_activated.connect(self.append_layer)
         self.analysis_panel.layers.sig_node_selected.connect(self.select_node)
         self.analysis_panel.layers.sig_export.connect(self.export_table)
+        self.search.sig_jump.connect(self.jump_to_node)
+        self.search.sig_message.connect(self.show_message)
 
     # -- reactions ------------------------------------------------------------------------
     def on_analysis(self, analysis) -> None:
@@ -416,6 +427,13 @@ class MainWindow(QMainWindow):
         pipeline = menu.addAction("Open in Pipeline lab", lambda: self.open_in_pipeline(name))
         pipeline.setEnabled(self.pipeline_chain(name) is not None)
         pipeline.setToolTip("Cycles of this chain of Linear layers on MLP hardware")
+        network = self.document.network
+        for title, names in (("Go to &producer", list(dict.fromkeys(network.nodes[name].inputs))),
+                             ("Go to &consumer", network.consumers(name))):
+            sub = menu.addMenu(title)
+            sub.setEnabled(bool(names))
+            for other in names:
+                sub.addAction(other, lambda n=other: self.jump_to_node(n))
         solver = menu.addAction("Conv solver…", self.open_solver)
         solver.setEnabled(self.document.network.nodes[name].type in (
             "Conv2d", "MaxPool2d", "AvgPool2d", "DepthwiseSeparableConv2d"))
@@ -490,6 +508,22 @@ class MainWindow(QMainWindow):
             item = scene.nodes.get(name)
             if item is not None:
                 self.canvas.ensureVisible(item)
+
+    def focus_search(self) -> None:
+        if self.workspace_bar.currentIndex() != 0:
+            self.show_workspace(0)
+        self.search.setFocus(Qt.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def jump_to_node(self, name: str) -> None:
+        """Select a node and bring it to the middle of the canvas, readable."""
+        item = self.canvas.scene_.nodes.get(name)
+        if item is None:
+            return
+        self.canvas.scene_.select_names([name])
+        if self.canvas.transform().m11() < READABLE_SCALE:
+            self.canvas.resetTransform()
+        self.canvas.centerOn(item.sceneBoundingRect().center())
 
     def update_title(self, *_args) -> None:
         self.setWindowTitle(f"{self.document.display_name()}[*] — MLSys Studio")

@@ -70,3 +70,6 @@ TRAINING_BYTES = Limit("training_bytes", 8 * GiB, "bytes", "memory a model built
 
 ALL = (FILE_BYTES, CHECKPOINT_BYTES, JSON_DEPTH, NODES, DIMENSION, COUNT_WORK, SOLVER_WORK, SIMULATION_BYTES,
        TRAINING_BYTES)
+LAYOUT_NODES = Limit("layout_nodes", 800, "nodes", "largest design the Sugiyama layout "
+                                                   "arranges; larger ones get the simple "
+                                                   "layered layout")

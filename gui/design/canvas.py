@@ -154,14 +154,47 @@ class EdgeItem(QGraphicsPathItem):
         self.update_path()
 
     def update_path(self) -> None:
+        """A curve from port to port; when other nodes stand between the two ends (a skip
+        connection laid out by hand, or by the simple layering), a lane beside them."""
         start = self.src.output_port()
         end = self.dst.input_port()
         if self.slots > 1:
             end += QPointF((self.slot - (self.slots - 1) / 2) * 18.0, 0)
         path = QPainterPath(start)
-        bend = max(30.0, abs(end.y() - start.y()) / 2)
-        path.cubicTo(start + QPointF(0, bend), end - QPointF(0, bend), end)
+        blockers = self._blockers(start, end)
+        if blockers:
+            lane = self._lane(start, end, blockers)
+            turn = min(40.0, max(12.0, (end.y() - start.y()) / 4))
+            path.cubicTo(start + QPointF(0, turn), QPointF(lane, start.y()),
+                         QPointF(lane, start.y() + 2 * turn))
+            path.lineTo(QPointF(lane, end.y() - 2 * turn))
+            path.cubicTo(QPointF(lane, end.y()), end - QPointF(0, turn), end)
+        else:
+            bend = max(30.0, abs(end.y() - start.y()) / 2)
+            path.cubicTo(start + QPointF(0, bend), end - QPointF(0, bend), end)
         self.setPath(path)
+
+    def _blockers(self, start: QPointF, end: QPointF) -> list:
+        """Other nodes the straight line between the ports would cross (only downward
+        edges that span more than one row are rerouted)."""
+        scene = self.scene() or getattr(self.src, "scene", lambda: None)()
+        if scene is None or end.y() - start.y() < NODE_H + 40:
+            return []
+        line = QPainterPath(start)
+        line.lineTo(end)
+        band = QRectF(start, end).normalized().adjusted(-4, 4, 4, -4)
+        return [item for item in scene.items(band)
+                if isinstance(item, NodeItem) and item is not self.src and item is not
+                self.dst and line.intersects(item.sceneBoundingRect().adjusted(-6, 0, 6, 0))]
+
+    @staticmethod
+    def _lane(start: QPointF, end: QPointF, blockers) -> float:
+        """x of a vertical lane just beside the blocking nodes, on the nearer side."""
+        rects = [b.sceneBoundingRect() for b in blockers]
+        right = max(r.right() for r in rects) + 22
+        left = min(r.left() for r in rects) - 22
+        middle = (start.x() + end.x()) / 2
+        return right if right - middle <= middle - left else left
 
     def shape(self) -> QPainterPath:  # a wider band so edges are easy to hit
         from PySide6.QtGui import QPainterPathStroker
@@ -318,11 +351,15 @@ class CanvasView(QGraphicsView):
     def _moves_down(self, first: str, shift: float) -> dict:
         """Moves that push ``first`` and every node depending on it down by ``shift``."""
         network = self.document.network
+        consumers: dict[str, list[str]] = {}
+        for name, node in network.nodes.items():
+            for src in node.inputs:
+                consumers.setdefault(src, []).append(name)
         below = [first]
         seen = {first}
         while below:
             name = below.pop()
-            for consumer in network.consumers(name):
+            for consumer in consumers.get(name, ()):
                 if consumer not in seen:
                     seen.add(consumer)
                     below.append(consumer)
