@@ -284,6 +284,10 @@ class MainWindow(QMainWindow):
                           "Find a layer by name or type and jump to it")
         self.act_layout = a("&Auto Layout", self.auto_layout, "Ctrl+L",
                             "Arrange the layers top to bottom (undoable)")
+        self.act_minimap = a("&Minimap", self.canvas.minimap.set_wanted, "Ctrl+M",
+                             "The whole design in the canvas's corner; click it to move there")
+        self.act_minimap.setCheckable(True)
+        self.act_minimap.setChecked(True)
         self.act_ds = a("Convert to &Depthwise-Separable", self.convert_ds, "Ctrl+Shift+D",
                         "Replace every plain Conv2d by its depthwise + pointwise unit")
         self.act_solver = a("Conv &Solver…", self.open_solver, "Ctrl+Alt+S",
@@ -340,7 +344,8 @@ class MainWindow(QMainWindow):
         edit.addSeparator()
         edit.addAction(self.act_find)
         view = bar.addMenu("&View")
-        view.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_layout])
+        view.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_layout,
+                         self.act_minimap])
         view.addSeparator()
         theme = view.addMenu("&Theme")
         group = QActionGroup(self)
@@ -524,6 +529,7 @@ class MainWindow(QMainWindow):
         if self.canvas.transform().m11() < READABLE_SCALE:
             self.canvas.resetTransform()
         self.canvas.centerOn(item.sceneBoundingRect().center())
+        self.canvas.minimap.refresh()
 
     def update_title(self, *_args) -> None:
         self.setWindowTitle(f"{self.document.display_name()}[*] — MLSys Studio")

@@ -20,6 +20,7 @@ from gui.design.mime import decode_layer_type
 
 NODE_W, NODE_H = 184.0, 62.0
 PORT_R = 5.0
+OVERVIEW_LOD = 0.35  # below this scale nodes are drawn as coloured blocks, without text
 INSERT_GAP = 34.0  # vertical space between a node and one inserted below it
 CATEGORY_COLORS = {
     "Structure": "#7f8c8d", "Convolution": "#2e86de", "Pooling": "#16a085",
@@ -27,6 +28,15 @@ CATEGORY_COLORS = {
     "Attention": "#c0392b", "Loss": "#d35400",
 }
 ERROR_COLOR = QColor("#d63031")
+ERROR_BRUSH = QBrush(ERROR_COLOR)
+_BRUSHES: dict[str, QBrush] = {}
+
+
+def _category_brush(category: str) -> QBrush:
+    brush = _BRUSHES.get(category)
+    if brush is None:
+        brush = _BRUSHES[category] = QBrush(QColor(CATEGORY_COLORS.get(category, "#7f8c8d")))
+    return brush
 
 
 class NodeItem(QGraphicsObject):
@@ -90,6 +100,9 @@ class NodeItem(QGraphicsObject):
         self.update()
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < OVERVIEW_LOD:
+            self._paint_overview(painter, widget)
+            return
         palette = widget.palette() if widget else QPalette()
         base = palette.color(QPalette.Base)
         text = palette.color(QPalette.Text)
@@ -126,6 +139,17 @@ class NodeItem(QGraphicsObject):
         painter.drawEllipse(QPointF(0, 0), PORT_R, PORT_R)
         painter.setBrush(QBrush(accent))
         painter.drawEllipse(QPointF(0, NODE_H), PORT_R, PORT_R)
+
+    def _paint_overview(self, painter: QPainter, widget) -> None:
+        """Zoomed far out, text is unreadable and costly: a block in the category's colour
+        (red for an error, outlined when selected). Kept lean: thousands per frame."""
+        if self.isSelected():
+            palette = widget.palette() if widget else QPalette()
+            painter.setPen(QPen(palette.color(QPalette.Highlight), 6))
+        else:
+            painter.setPen(Qt.NoPen)
+        painter.setBrush(ERROR_BRUSH if self.error else _category_brush(self.category))
+        painter.drawRect(self.body())
 
     def itemChange(self, change, value):
         if change == QGraphicsItem.ItemPositionHasChanged:
@@ -183,7 +207,9 @@ class EdgeItem(QGraphicsPathItem):
         line = QPainterPath(start)
         line.lineTo(end)
         band = QRectF(start, end).normalized().adjusted(-4, 4, 4, -4)
-        return [item for item in scene.items(band)
+        rows = getattr(scene, "rows", None)
+        candidates = rows.within(band) if rows is not None else scene.items(band)
+        return [item for item in candidates
                 if isinstance(item, NodeItem) and item is not self.src and item is not
                 self.dst and line.intersects(item.sceneBoundingRect().adjusted(-6, 0, 6, 0))]
 
@@ -211,6 +237,21 @@ class EdgeItem(QGraphicsPathItem):
         super().hoverLeaveEvent(event)
 
 
+class NodeRows:
+    """Nodes sorted by their top edge, for rectangle queries while the scene is rebuilt."""
+
+    def __init__(self, items):
+        self.items = sorted(items, key=lambda i: i.pos().y())
+        self.tops = [i.pos().y() for i in self.items]
+
+    def within(self, rect: QRectF) -> list:
+        from bisect import bisect_left, bisect_right
+        first = bisect_left(self.tops, rect.top() - NODE_H - PORT_R - 2)
+        last = bisect_right(self.tops, rect.bottom() + PORT_R + 2)
+        return [item for item in self.items[first:last]
+                if item.sceneBoundingRect().intersects(rect)]
+
+
 class CanvasScene(QGraphicsScene):
     """Scene mirroring the document's network; rebuilt incrementally after each change."""
 
@@ -219,6 +260,7 @@ class CanvasScene(QGraphicsScene):
         self.document = document
         self.nodes: dict[str, NodeItem] = {}
         self.edges: list[EdgeItem] = []
+        self.rows: NodeRows | None = None  # only while edges are being rebuilt
         self.setSceneRect(-2000, -400, 4000, 4000)
 
     def sync(self) -> None:
@@ -250,12 +292,19 @@ class CanvasScene(QGraphicsScene):
         for item in self.nodes.values():
             item.edges = []
         self.edges = []
-        for name, node in self.document.network.nodes.items():
-            for slot, src in enumerate(node.inputs):
-                if src in self.nodes:
-                    edge = EdgeItem(self.nodes[src], self.nodes[name], slot, len(node.inputs))
-                    self.addItem(edge)
-                    self.edges.append(edge)
+        # Qt indexes new items only back in the event loop; until then every items(rect)
+        # scans all of them, so edges built here look up blockers in a sorted row list.
+        self.rows = NodeRows(self.nodes.values())
+        try:
+            for name, node in self.document.network.nodes.items():
+                for slot, src in enumerate(node.inputs):
+                    if src in self.nodes:
+                        edge = EdgeItem(self.nodes[src], self.nodes[name], slot,
+                                        len(node.inputs))
+                        self.addItem(edge)
+                        self.edges.append(edge)
+        finally:
+            self.rows = None
 
     def _grow_scene_rect(self) -> None:
         bounds = self.itemsBoundingRect().adjusted(-600, -300, 600, 600)
@@ -291,6 +340,17 @@ class CanvasView(QGraphicsView):
         self._wire_from: str | None = None
         self.setToolTip("Drag layers here from the palette. Drag from a node's bottom dot to "
                         "another node to connect. Ctrl+wheel zooms.")
+        from gui.design.minimap import MiniMap
+        self.minimap = MiniMap(self)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self.minimap.place()
+        self.minimap.fit()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.minimap.refresh()
 
     # -- drag and drop from the palette -------------------------------------------------
     def dragEnterEvent(self, event):
@@ -454,7 +514,7 @@ class CanvasView(QGraphicsView):
     def wheelEvent(self, event):
         if event.modifiers() & Qt.ControlModifier:
             factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
-            self.scale(factor, factor)
+            self.zoom(factor)
             return
         super().wheelEvent(event)
 
@@ -468,6 +528,8 @@ class CanvasView(QGraphicsView):
         if self.transform().m11() > 1.0:
             self.resetTransform()
             self.centerOn(rect.center())
+        self.minimap.fit()
 
     def zoom(self, factor: float) -> None:
         self.scale(factor, factor)
+        self.minimap.refresh()

@@ -104,3 +104,37 @@ def test_node_menu_jumps_to_producer_and_consumer(window):
     consumers = next(a.menu() for a in window.node_menu("fc").actions()
                      if a.text() == "Go to &consumer")
     assert not consumers.isEnabled()
+
+
+def test_minimap_shows_when_part_is_hidden_and_moves_the_canvas(window, qtbot):
+    open_preset(window, "resnet18")
+    window.auto_layout()
+    minimap = window.canvas.minimap
+    assert not minimap.isVisible()  # the whole design is in view: nothing to navigate
+    window.jump_to_node("fc")
+    assert minimap.isVisible()
+    target = window.canvas.scene_.nodes["layer1_0_add"].sceneBoundingRect().center()
+    point = minimap.from_scene(target).toPoint()
+    qtbot.mouseClick(minimap, Qt.LeftButton, pos=point)
+    shown = visible_rect(window.canvas)
+    assert shown.contains(target)
+    assert minimap.visible_area() == shown
+    window.act_minimap.trigger()  # View → Minimap off
+    assert not minimap.isVisible()
+    window.act_minimap.trigger()
+    assert minimap.isVisible()
+
+
+def test_far_out_nodes_paint_as_blocks(window):
+    from PySide6.QtGui import QImage, QPainter
+    open_preset(window, "resnet18")
+    window.auto_layout()
+    scene = window.canvas.scene_
+    item = scene.nodes["conv1"]
+    image = QImage(40, 20, QImage.Format_ARGB32)
+    image.fill(0)
+    painter = QPainter(image)
+    scene.render(painter, image.rect(), item.sceneBoundingRect())  # about 0.2 scale
+    painter.end()
+    colours = {image.pixel(x, y) for x in range(5, 35) for y in range(5, 15)}
+    assert len(colours) <= 3  # one block colour (plus antialiased border), no text
