@@ -322,12 +322,8 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.act_new, self.act_open])
         self.preset_menu = file_menu.addMenu("Open &Preset")
-        for name, description in preset_descriptions():
-            action = self.preset_menu.addAction(name)
-            action.setToolTip(description)
-            action.setStatusTip(description)
-            action.triggered.connect(lambda _=False, n=name: self.open_preset(n))
-        self.preset_menu.setToolTipsVisible(True)
+        self.preset_menu.aboutToShow.connect(self.fill_preset_menu)  # reads every preset:
+        self.preset_menu.setToolTipsVisible(True)  # not at start-up
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addSeparator()
         file_menu.addActions([self.act_save, self.act_save_as])
@@ -374,6 +370,15 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addWidget(self.search)
         self._refresh_recent_menu()
+
+    def fill_preset_menu(self) -> None:
+        if self.preset_menu.actions():
+            return
+        for name, description in preset_descriptions():
+            action = self.preset_menu.addAction(name)
+            action.setToolTip(description)
+            action.setStatusTip(description)
+            action.triggered.connect(lambda _=False, n=name: self.open_preset(n))
 
     def _wire(self) -> None:
         doc = self.document

@@ -21,13 +21,37 @@ COMPONENT_GAP = 120.0
 
 
 def layered_positions(network: Network) -> dict[str, tuple[float, float]]:
-    """Canvas positions (centre x, top y) for every node."""
-    if 0 < len(network) <= LAYOUT_NODES.value:
+    """Canvas positions (centre x, top y) for every node. A design whose every edge joins
+    consecutive layers (a chain, a tree) needs no long-edge routing: the simple layering
+    is already right for it, and skipping grandalf (which imports numpy) keeps the first
+    window quick."""
+    if 0 < len(network) <= LAYOUT_NODES.value and has_long_edges(network):
         try:
             return sugiyama_positions(network)
         except ImportError:
             pass
     return simple_positions(network)
+
+
+def has_long_edges(network: Network) -> bool:
+    """True when some edge skips a layer of the longest-path layering (or on a cycle)."""
+    depth = _depths(network)
+    if depth is None:
+        return True
+    return any(depth[name] - depth[src] > 1 for name, node in network.nodes.items()
+               for src in node.inputs if src in depth)
+
+
+def _depths(network: Network) -> dict[str, int] | None:
+    try:
+        order = network.topological_order()
+    except Exception:
+        return None
+    depth: dict[str, int] = {}
+    for name in order:
+        inputs = [i for i in network.nodes[name].inputs if i in depth]
+        depth[name] = 1 + max((depth[i] for i in inputs), default=-1)
+    return depth
 
 
 def sugiyama_positions(network: Network) -> dict[str, tuple[float, float]]:

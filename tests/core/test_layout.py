@@ -107,3 +107,17 @@ def test_a_cycle_still_gets_positions():
     net.nodes["a"].inputs.append("b")
     pos = layered_positions(net)
     assert set(pos) == {"x", "a", "b"}
+
+
+def test_chains_skip_grandalf_and_skips_use_it(monkeypatch):
+    calls = []
+    real = layout.sugiyama_positions
+    monkeypatch.setattr(layout, "sugiyama_positions",
+                        lambda net: calls.append(net.name) or real(net))
+    lenet = load_preset("lenet5")
+    assert not layout.has_long_edges(lenet)
+    assert layered_positions(lenet) == simple_positions(lenet)
+    resnet = load_preset("resnet18")
+    assert layout.has_long_edges(resnet)
+    layered_positions(resnet)
+    assert calls == [resnet.name]
