@@ -16,12 +16,40 @@ def make_app():
     return app
 
 
+XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0"}  # Qt 6.5+ needs it for a window on X11
+
+
+def missing_window_libraries(platform: str | None = None, find=None) -> list[str]:
+    """Debian/Ubuntu packages a real X11 window needs and this machine lacks (empty on
+    other platforms, offscreen rendering, or when all are there)."""
+    import os
+    if find is None:
+        from ctypes.util import find_library as find
+    platform = os.environ.get("QT_QPA_PLATFORM", "") if platform is None else platform
+    if not sys.platform.startswith("linux") or platform not in ("", "xcb"):
+        return []
+    if platform == "" and not os.environ.get("DISPLAY") and os.environ.get("WAYLAND_DISPLAY"):
+        return []  # Qt picks Wayland there
+    return [package for library, package in XCB_LIBRARIES.items() if not find(library)]
+
+
+def check_window_libraries() -> None:
+    """One clear line instead of Qt's abort ("could not load the Qt platform plugin")."""
+    from core.common.errors import MlsysError
+    missing = missing_window_libraries()
+    if missing:
+        raise MlsysError(f"the window needs {', '.join(missing)}, which is not installed; "
+                         f"install it with: sudo apt-get install -y {' '.join(missing)} "
+                         f"(or run with QT_QPA_PLATFORM=offscreen for --screenshot)")
+
+
 def run_app(args) -> int:
     """Open the main window (or, with --screenshot, render it to a PNG and exit)."""
     if getattr(args, "screenshot", None):
         return screenshot(args.screenshot, getattr(args, "preset", None),
                           getattr(args, "workspace", None),
                           parse_size(getattr(args, "size", None) or "1500x950"))
+    check_window_libraries()
     from PySide6.QtCore import QSettings
 
     from gui.main_window import MainWindow

@@ -262,6 +262,8 @@ class DSComparisonWidget(QWidget):
             self.plot = pg.PlotWidget()
             self.plot.setLabel("left", "multiplies (log10)")
             self.plot.setLabel("bottom", "layer")
+            from gui.widgets.plots import plain_axes
+            plain_axes(self.plot)  # "layer (x0.001)" otherwise
             self.plot.addLegend(offset=(-10, 10))
             self.plot.showGrid(y=True, alpha=0.3)
             self._plot_holder.addWidget(self.plot)

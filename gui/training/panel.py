@@ -557,8 +557,15 @@ class TrainingPanel(QWidget):
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:
+        """Pause or resume; while paused the bar says so instead of an ETA (the trainer's
+        clock leaves paused time out, so the ETA resumes where it stood)."""
         self.controller.pause(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
+        if paused:
+            self._running_format = self.progress.format()
+            self.progress.setFormat("%p%  paused")
+        elif getattr(self, "_running_format", None):
+            self.progress.setFormat(self._running_format)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
@@ -664,7 +671,11 @@ class TrainingPanel(QWidget):
         self.progress.setValue(done)
         eta = e.elapsed / done * (total - done) if done else 0.0
         bound = "≤ " if self._pending and self._pending["config"].until_converged else ""
-        self.progress.setFormat(f"%p%  epoch {e.epoch}  ETA {bound}{format_seconds(eta)}")
+        text = f"%p%  epoch {e.epoch}  ETA {bound}{format_seconds(eta)}"
+        if self.pause_button.isChecked():  # events queued before the pause took effect
+            self._running_format = text
+        else:
+            self.progress.setFormat(text)
         if not self.pause_button.isChecked():
             self.set_status(f"Epoch {e.epoch}, step {e.step}/{e.steps_per_epoch}: loss "
                             f"{e.loss:.4f}, {e.images_per_sec:,.0f} images/s")

@@ -99,10 +99,13 @@ def test_pause_and_resume(qtbot, panel):
     qtbot.wait(400)
     assert len(batches) == count  # nothing trains while paused
     assert panel.is_running()
+    assert "paused" in panel.progress.format() and "ETA" not in panel.progress.format()
     with qtbot.waitSignal(panel.controller.sig_event, timeout=3000,
                           check_params_cb=_kind("Resumed")):
         panel.pause_button.click()
+    assert "paused" not in panel.progress.format()
     qtbot.waitUntil(lambda: len(batches) > count, timeout=5000)
+    assert "ETA" in panel.progress.format()
     with qtbot.waitSignal(panel.sig_run_ended, timeout=5000):
         panel.stop()
 

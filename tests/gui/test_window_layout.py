@@ -153,3 +153,23 @@ def test_a_bad_size_is_one_clear_error(text):
         parse_size(text)
     assert parse_size("1920x1080") == (1920, 1080)
     assert parse_size("1280×720") == (1280, 720)
+
+
+def test_no_plot_axis_uses_si_prefixes(window, qtbot):
+    """Unitless axes read as they are ("cross-entropy", not "cross-entropy (x0.001)")."""
+    import pyqtgraph as pg
+    for index in range(1, len(WORKSPACES)):
+        window.show_workspace(index)
+        settle(qtbot, 20)
+    window.show_workspace(0)
+    from PySide6.QtWidgets import QTabWidget
+    for tabs in window.findChildren(QTabWidget):  # plots built when their tab is shown
+        for i in range(tabs.count()):
+            tabs.setCurrentIndex(i)
+            settle(qtbot, 20)
+    plots = window.findChildren(pg.PlotWidget)
+    assert len(plots) >= 8
+    prefixed = [(p.plotItem.titleLabel.text, name) for p in plots
+                for name in ("left", "bottom")
+                if p.getAxis(name).autoSIPrefix and not p.getAxis(name).labelUnits]
+    assert not prefixed
