@@ -308,14 +308,18 @@ class MainWindow(QMainWindow):
         for action, icon in ((self.act_new, QStyle.SP_FileIcon),
                              (self.act_open, QStyle.SP_DialogOpenButton),
                              (self.act_save, QStyle.SP_DialogSaveButton),
-                             (self.act_undo, QStyle.SP_ArrowBack),
-                             (self.act_redo, QStyle.SP_ArrowForward),
                              (self.act_delete, QStyle.SP_TrashIcon),
                              (self.act_fit, QStyle.SP_TitleBarMaxButton),
-                             (self.act_layout, QStyle.SP_BrowserReload),
                              (self.act_solver, QStyle.SP_FileDialogContentsView),
                              (self.act_about, QStyle.SP_MessageBoxInformation)):
             action.setIcon(style.standardIcon(icon))
+        from PySide6.QtGui import QPalette
+
+        from gui.widgets.icons import drawn_icon
+        colour = self.palette().color(QPalette.ButtonText)
+        for action, kind in ((self.act_undo, "undo"), (self.act_redo, "redo"),
+                             (self.act_layout, "layout")):
+            action.setIcon(drawn_icon(kind, colour))  # stock icons say play/refresh
 
     def _build_menus(self) -> None:
         bar = self.menuBar()

@@ -200,3 +200,29 @@ def test_status_line_pluralises(window):
     assert plural(1234, "layer") == "1,234 layers"
     window.new_design()
     assert window.status.text().startswith("1 layer ·")
+
+
+def test_undo_redo_and_layout_have_icons_that_say_so(window):
+    from PySide6.QtGui import QColor
+    from gui.widgets.icons import drawn_icon
+    images = [a.icon().pixmap(32, 32).toImage() for a in (window.act_undo, window.act_redo,
+                                                          window.act_layout)]
+    assert all(not image.isNull() for image in images)
+    assert images[0] != images[1]  # redo is undo mirrored, not the same picture
+    with pytest.raises(ValueError):
+        drawn_icon("play", QColor("black"))
+
+
+def test_back_in_design_the_canvas_is_where_it_was(window, qtbot):
+    view = window.canvas
+    view.resetTransform()
+    view.centerOn(view.scene_.nodes["fc2"])
+    QApplication.processEvents()
+    before = view.mapToScene(view.viewport().rect().center())
+    window.show_workspace(WORKSPACES.index("Dataflow"))
+    qtbot.wait(20)
+    window.show_workspace(0)
+    qtbot.wait(50)
+    after = view.mapToScene(view.viewport().rect().center())
+    assert abs(after.x() - before.x()) < 2 and abs(after.y() - before.y()) < 2
+    assert len(view.scene_.nodes) == len(window.document.network)
