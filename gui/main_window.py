@@ -476,7 +476,9 @@ class MainWindow(QMainWindow):
             self.show_message(f"{name} cannot be opened in the Dataflow lab (it takes a "
                               f"valid Conv2d with a square kernel, no groups or dilation)")
             return False
-        self.ensure_dataflow_panel().set_layer(**layer)
+        panel = self.ensure_dataflow_panel()
+        panel.set_layer(**layer)
+        panel.tabs.setCurrentIndex(0)  # the layer's animation, not the sub-tab left last
         self.show_workspace(WORKSPACES.index("Dataflow"))
         return True
 

@@ -264,7 +264,11 @@ class DSComparisonWidget(QWidget):
             self.plot.setLabel("bottom", "layer")
             from gui.widgets.plots import plain_axes
             plain_axes(self.plot)  # "layer (x0.001)" otherwise
-            self.plot.addLegend(offset=(-10, 10))
+            # the key is the title, above the plot: a legend inside covered the bars, and
+            # the f(x) marks were drawn over it
+            self.plot.setTitle("<span style='color:#2e86de'>■</span> standard x &nbsp; "
+                               "<span style='color:#e67e22'>■</span> separable &nbsp; "
+                               "× f(x) = x·(1/Cout + 1/K²)", size="9pt")
             self.plot.showGrid(y=True, alpha=0.3)
             self._plot_holder.addWidget(self.plot)
         return self.plot
@@ -322,6 +326,8 @@ class DSComparisonWidget(QWidget):
         plot.plot([x + 0.2 for x in xs], pred, pen=None, symbol="x", symbolSize=12,
                   symbolBrush="k", name="f(x) = x·(1/Cout + 1/K²)")
         plot.getAxis("bottom").setTicks([[(x, s.name) for x, s in zip(xs, layers)]])
+        plot.setYRange(0, max(std + sep + pred) * 1.05, padding=0)
+        plot.setXRange(-0.7, len(layers) - 0.3, padding=0)
 
 
 class AnalysisPanel(QTabWidget):

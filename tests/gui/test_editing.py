@@ -226,3 +226,31 @@ def test_back_in_design_the_canvas_is_where_it_was(window, qtbot):
     after = view.mapToScene(view.viewport().rect().center())
     assert abs(after.x() - before.x()) < 2 and abs(after.y() - before.y()) < 2
     assert len(view.scene_.nodes) == len(window.document.network)
+
+
+def test_depthwise_separable_chart_keeps_its_key_off_the_bars(window, qtbot):
+    panel = window.analysis_panel
+    panel.setCurrentIndex(next(i for i in range(panel.count())
+                               if panel.tabText(i) == "Depthwise-separable"))
+    qtbot.wait(20)
+    ds = panel.currentWidget()
+    plot = ds._ensure_plot()
+    assert plot.plotItem.legend is None  # no legend inside the plot area
+    title = plot.plotItem.titleLabel.text
+    assert "standard" in title and "separable" in title and "f(x)" in title
+
+
+def test_open_in_dataflow_shows_the_animation_tab(window):
+    panel = window.ensure_dataflow_panel()
+    panel.tabs.setCurrentIndex(2)
+    assert window.open_in_dataflow("conv2")
+    assert panel.tabs.currentIndex() == 0
+
+
+def test_coarse_buffer_caption_does_not_contradict_the_capacity():
+    from gui.dataflow.views import coarse_fill_text
+    assert coarse_fill_text(0, 200) == "no fill"
+    assert coarse_fill_text(1, 200) == "1 element filled"
+    assert coarse_fill_text(150, 200) == "150 elements filled"
+    text = coarse_fill_text(4704, 200)
+    assert "4,704 filled" not in text and "24 fills of its 200" in text  # ceil(4704/200)
