@@ -228,3 +228,25 @@ def test_automatic_threads_leave_a_core_for_the_window(qtbot, panel):
     assert f"auto ({config.threads})" == panel.threads.placeholderText()
     panel.threads.setText("3")
     assert panel.read_config().threads == 3
+
+
+def test_current_design_that_cannot_train_is_said_when_chosen(shown, monkeypatch):
+    from core.graph.presets import load_preset
+    from gui.training.panel import CURRENT_DESIGN, TrainingPanel
+    design = {"net": load_preset("resnet18")}  # 3x224x224: not an MNIST input
+    widget = TrainingPanel(lambda: design["net"])
+    shown(widget, 1300, 800)
+    error = widget.field_errors["model"]
+    assert not error.isVisible()
+    widget.model_combo.setCurrentText(CURRENT_DESIGN)
+    assert error.isVisible() and "3×224×224" in error.text()  # before any Start
+    design["net"] = load_preset("lenet5")
+    widget.model_combo.setCurrentText("mlp")
+    widget.model_combo.setCurrentText(CURRENT_DESIGN)
+    assert not error.isVisible()
+    broken = load_preset("lenet5")
+    broken.set_param("conv1", "kernel", 50)
+    design["net"] = broken
+    widget.check_design()
+    assert error.isVisible() and "conv1" in error.text()
+    assert widget.shutdown(5000)
