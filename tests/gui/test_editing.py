@@ -253,4 +253,4 @@ def test_coarse_buffer_caption_does_not_contradict_the_capacity():
     assert coarse_fill_text(1, 200) == "1 element filled"
     assert coarse_fill_text(150, 200) == "150 elements filled"
     text = coarse_fill_text(4704, 200)
-    assert "4,704 filled" not in text and "24 fills of its 200" in text  # ceil(4704/200)
+    assert "4,704 elements filled" not in text and "≈24 fills" in text  # ceil(4704/200)
