@@ -27,7 +27,7 @@ from gui.design.search import NodeSearch
 from gui.recovery import RecoveryStore
 from gui.widgets.files import save_image, write_atomic
 
-WORKSPACES = ("Design", "Training", "Dataflow", "Pipeline", "Profiling")
+WORKSPACES = ("Design", "Training", "Dataflow", "Pipeline", "Profiling", "Transformer")
 AUTOSAVE_MS = 30_000
 READABLE_SCALE = 0.75  # a jump to a node zooms in to at least this scale
 MAX_RECENT = 10
@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
         """Every workspace but Design is built the first time it is shown (start-up time:
         DESIGN.md convention 8); until then its tab only carries its description."""
         self.training_panel = self.dataflow_panel = None
-        self.pipeline_panel = self.profiling_panel = None
+        self.pipeline_panel = self.profiling_panel = self.transformer_panel = None
         self._builders = {
             "Training": (self._build_training, "Train a network on MNIST and watch loss and "
                                                "accuracy live"),
@@ -109,6 +109,9 @@ class MainWindow(QMainWindow):
                                                "variants, animated as a Gantt chart"),
             "Profiling": (self._build_profiling, "Latency and throughput against batch size, "
                                                  "per-layer time and a measured roofline"),
+            "Transformer": (self._build_transformer, "Transformer lab: the bits that cross "
+                                                     "between the blocks of an "
+                                                     "encoder-decoder"),
         }
         for name, (_, tip) in self._builders.items():
             index = WORKSPACES.index(name)
@@ -143,6 +146,13 @@ class MainWindow(QMainWindow):
         self.profiling_panel = ProfilingPanel(self.current_network)
         self.add_workspace("Profiling", self.profiling_panel)
 
+    def _build_transformer(self) -> None:
+        from gui.transformer import TransformerPanel
+        self.transformer_panel = TransformerPanel()
+        self.transformer_panel.sig_message.connect(self.show_message)
+        self.transformer_panel.sig_open_design.connect(self.open_network_in_design)
+        self.add_workspace("Transformer", self.transformer_panel)
+
     def ensure_training_panel(self):
         return self.ensure_workspace("Training")
 
@@ -154,6 +164,16 @@ class MainWindow(QMainWindow):
 
     def ensure_profiling_panel(self):
         return self.ensure_workspace("Profiling")
+
+    def ensure_transformer_panel(self):
+        return self.ensure_workspace("Transformer")
+
+    def open_network_in_design(self, network) -> None:
+        """Show a network another workspace made (e.g. the Transformer lab's) in Design."""
+        if self.maybe_save():
+            self.document.load_network(network)
+            self.show_workspace(WORKSPACES.index("Design"))
+            QTimer.singleShot(0, self.canvas.zoom_to_fit)
 
     def current_network(self):
         return self.document.network
@@ -885,6 +905,8 @@ class MainWindow(QMainWindow):
             self.pipeline_panel.shutdown()
         if self.profiling_panel is not None:
             self.profiling_panel.shutdown()  # stop and join a running profile
+        if self.transformer_panel is not None:
+            self.transformer_panel.shutdown()
         if self.workspace_bar.currentIndex() != 0:
             self.show_workspace(0)  # the saved state holds the editor's docks as left there
         self.settings.setValue("geometry", self.saveGeometry())

@@ -104,15 +104,53 @@ def cnn() -> Network:
 
 
 def autoencoder_classifier() -> Network:
+    """As the course specifies it: no padding in the first convolution, no activations
+    in the encoder and decoder, so the reconstruction is 3×28×28 and the MSE loss reads a
+    3×28×28 target, a second input."""
     net = Network(
         "autoencoder-classifier",
         "An encoder shared by a decoder (MSE reconstruction loss) and a classifier "
-        "(cross-entropy loss) on 3×32×32 images. Encoder: conv 16 5×5 → max-pool 2 → conv 64 "
-        "3×3 pad 1 → max-pool 2; decoder: conv 16 3×3 pad 1 → unpool 2 → conv 3 5×5 pad 2 → "
-        "unpool 2; classifier: FC 160 → 84 → 10. conv1 uses padding 2 so that the "
-        "reconstruction is 3×32×32 like the input the MSE loss compares it with; the "
-        "un-pooling layers put each value at the top-left of its 2×2 window because the "
-        "decoder's channel counts (16, 3) differ from the pools' (16 at 16×16, 64 at 8×8).")
+        "(cross-entropy loss), as specified: 3×32×32 image. Encoder: conv 16 5×5 stride 1 "
+        "padding 0 → max-pool 2 → conv 64 3×3 padding 1 → max-pool 2 (code 64×7×7); "
+        "decoder: conv 16 3×3 padding 1 → un-pool 2 → conv 3 5×5 padding 2 → un-pool 2 "
+        "(reconstruction 3×28×28, compared by the MSE loss with a 3×28×28 target, the "
+        "second input); classifier: FC 160 → 84 → 10 on the flattened code. No "
+        "activations in the encoder and decoder; ReLU between the fully connected layers. "
+        "The un-pooling layers put each value at the top-left of its 2×2 window because "
+        "the decoder's channel counts (16, 3) differ from the pools' (16, 64).")
+    c = Chain(net)
+    c.add("Input", "image", [], shape=[3, 32, 32])
+    c.add("Conv2d", "enc_conv1", out_channels=16, kernel=5, padding=0)
+    c.add("MaxPool2d", "enc_pool1", kernel=2, stride=2)
+    c.add("Conv2d", "enc_conv2", out_channels=64, kernel=3, padding=1)
+    code = c.add("MaxPool2d", "enc_pool2", kernel=2, stride=2)
+    c.add("Conv2d", "dec_conv1", out_channels=16, kernel=3, padding=1)
+    c.add("MaxUnpool2d", "dec_unpool1", kernel=2, stride=2)
+    c.add("Conv2d", "dec_conv2", out_channels=3, kernel=5, padding=2)
+    recon = c.add("MaxUnpool2d", "dec_unpool2", kernel=2, stride=2)
+    net.add_node("Input", "target", {"shape": [3, 28, 28]}, [])
+    c.add("Loss", "reconstruction", [recon, "target"], kind="mse")
+    c.tip = code
+    c.add("Flatten", "flatten")
+    c.add("Linear", "fc1", out_features=160)
+    c.add("ReLU", "fc_relu1")
+    c.add("Linear", "fc2", out_features=84)
+    c.add("ReLU", "fc_relu2")
+    c.add("Linear", "fc3", out_features=10)
+    c.add("Loss", "classification", kind="cross_entropy")
+    return net
+
+
+def autoencoder_classifier_padded() -> Network:
+    """The earlier variant: padding 2 and ReLUs, reconstructing the 3×32×32 input."""
+    net = Network(
+        "autoencoder-classifier-padded",
+        "A variant of autoencoder-classifier that reconstructs its own 3×32×32 input: "
+        "conv1 uses padding 2 and a ReLU follows each convolution. Encoder: conv 16 5×5 "
+        "pad 2 → max-pool 2 → conv 64 3×3 pad 1 → max-pool 2; decoder: conv 16 3×3 pad 1 "
+        "→ unpool 2 → conv 3 5×5 pad 2 → unpool 2; classifier: FC 160 → 84 → 10 on the "
+        "64×8×8 code. The un-pooling layers put each value at the top-left of its 2×2 "
+        "window.")
     c = Chain(net)
     c.add("Input", "image", [], shape=[3, 32, 32])
     c.add("Conv2d", "enc_conv1", out_channels=16, kernel=5, padding=2)
@@ -294,6 +332,7 @@ def transformer(layers: int = 6, dim: int = 256, heads: int = 8, ffn: int = 1024
 BUILDERS = {
     "lenet5": lenet5, "lenet5-classic": lenet5_classic, "lenet5-ds": lambda: lenet5(ds=True),
     "mlp": mlp, "cnn": cnn, "autoencoder-classifier": autoencoder_classifier,
+    "autoencoder-classifier-padded": autoencoder_classifier_padded,
     "resnet18": resnet18, "resnet50": resnet50, "bert-base": bert_base, "transformer": transformer,
 }
 

@@ -83,6 +83,8 @@ def cmd_report(args) -> int:
     print(render(layer_table(analysis, args.backward, title), args.format), end="")
     if args.format == "table":
         print()
+        if network.description:  # says where an import came from and in which mode
+            print(network.description)
         print("\n".join(summary_lines(analysis)))
     return 0
 

@@ -40,6 +40,10 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--output", metavar="FILE", help="write the result here instead of stdout")
+    p.add_argument("--store", metavar="PATH", help="record each point in this run store "
+                                                   "(default: $MLSYS_RUN_STORE or the user's "
+                                                   "data folder)")
+    p.add_argument("--no-store", action="store_true", help="do not record the points")
     p.set_defaults(func=run_experiment_command)
 
 
@@ -54,7 +58,11 @@ def run_experiment_command(args: argparse.Namespace) -> int:
     network = resolve_model(args.model)
     data = load_mnist(args.data)
     done = None
-    for event in run_experiment(network, data, sweep, config):
+    store = None
+    if not args.no_store:
+        from core.training.run_store import RunStore
+        store = RunStore(args.store)
+    for event in run_experiment(network, data, sweep, config, store=store):
         _progress(event, sys.stderr)
         if isinstance(event, ExperimentDone):
             done = event

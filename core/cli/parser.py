@@ -42,9 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_groups():
     """Each command group's ``register(subparsers)``, in the order --help lists them."""
-    from core.cli import dataflow, design, experiment, export, pipeline, profile, train
-    return (design.register, export.register, train.register, dataflow.register,
-            pipeline.register, experiment.register, profile.register)
+    from core.cli import (dataflow, design, experiment, export, pipeline, profile, runs, train,
+                          transformer)
+    return (design.register, export.register, train.register, runs.register,
+            dataflow.register, pipeline.register, experiment.register, profile.register,
+            transformer.register)
 
 
 # ---------------------------------------------------------------------------------------

@@ -60,6 +60,10 @@ def register(subparsers) -> None:
                    metavar="GIB", help="refuse batches the engine predicts to need more "
                                        "(default %(default)s GiB)")
     p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--store", metavar="PATH", help="record the result in this run store "
+                                                   "(default: $MLSYS_RUN_STORE or the user's "
+                                                   "data folder)")
+    p.add_argument("--no-store", action="store_true", help="do not record the result")
     p.set_defaults(func=run_profile)
 
 
@@ -83,10 +87,25 @@ def run_profile(args: argparse.Namespace) -> int:
     result = run_to_end(profile(network, config), progress)
     if progress is not None:
         sys.stderr.write("\n")
+    if not args.no_store:
+        _record(args.store, network.name, config, result)
     if result.status == "failed":
         raise ProfileError(f"profiling {network.name} failed: {result.message}")
     print(render(result, args.format), end="")
     return 0
+
+
+def _record(path, model: str, config: ProfileConfig, result) -> int:
+    """Keep the profile in the run store (kind "profile"; its JSON report as the summary)."""
+    import dataclasses
+
+    from core.profiling.report import as_json
+    from core.training.run_store import RunStore
+    store = RunStore(path)
+    run_id = store.start_run("profile", model, dataclasses.asdict(config), device=config.device)
+    store.finish_run(run_id, result.status if result.status != "running" else "stopped",
+                     as_json(result))
+    return run_id
 
 
 def render(result, fmt: str) -> str:

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 DEFAULT_EPOCHS = 2
 
@@ -41,6 +42,12 @@ def register(subparsers) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--save", metavar="FILE.pt", help="save a checkpoint after training")
     p.add_argument("--onnx", metavar="FILE.onnx", help="export ONNX after training")
+    p.add_argument("--store", metavar="PATH", help="record the run in this run store "
+                                                   "(default: $MLSYS_RUN_STORE or the user's "
+                                                   "data folder)")
+    p.add_argument("--no-store", action="store_true", help="do not record the run")
+    p.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard scalars under "
+                                                        "DIR/<model>-<time>")
     p.set_defaults(func=run_train)
 
 
@@ -71,8 +78,19 @@ def run_train(args: argparse.Namespace) -> int:
         if isinstance(event, Failed):
             failure.append(event.message)
 
+    events = train(model, data, config)
+    if args.tensorboard:
+        from core.training.tensorboard_log import TensorBoardRecorder
+        board = TensorBoardRecorder(args.tensorboard,
+                                    f"{network.name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        events = board.wrap(events)
+    recorder = None
+    if not args.no_store:
+        from core.training.run_store import TrainingRecorder
+        recorder = TrainingRecorder(_open_store(args.store), network.name, config.as_dict())
+        events = recorder.wrap(events)
     try:
-        result = run_to_end(train(model, data, config), on_event)
+        result = run_to_end(events, on_event)
     finally:
         if bar is not None:
             bar.close()
@@ -84,12 +102,23 @@ def run_train(args: argparse.Namespace) -> int:
                                           "dataset": result.dataset})
     if args.onnx:
         model.export_onnx(args.onnx)
+    if recorder is not None and recorder.run_id is not None:
+        for kind, path in (("checkpoint", args.save), ("onnx", args.onnx)):
+            if path:
+                recorder.store.add_artifact(recorder.run_id, kind, Path(path).resolve())
     summary = result.summary()
     if args.format == "json":
         print(json.dumps(summary, indent=1))
         return 0
     print(_table(summary, network.name, config), end="")
     return 0
+
+
+def _open_store(path):
+    from core.training.run_store import RunStore
+    store = RunStore(path)
+    store.mark_interrupted()
+    return store
 
 
 def _is_tty(stream) -> bool:

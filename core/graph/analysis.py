@@ -16,6 +16,7 @@ from core.common.errors import LayerParamError, MlsysError, NetworkError
 from core.common.explain import ZERO, Expr, V, total
 from core.graph.layers.base import Backward, Ctx, GradCount, OpPart, numel
 from core.graph.network import Network
+from core.graph.other_tools import VERSIONS, other_tool_totals
 
 PRECISION_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 INDEX_BYTES = 8  # token and label ids are int64 tensors
@@ -63,6 +64,9 @@ class NodeResult:
     output_grad: bool = False  # the output tensor carries a gradient (requires_grad)
     torch_forward: Expr = ZERO
     torch_backward: Expr = ZERO
+    torch_skipped_forward: Expr = ZERO  # counted on the meta device, not on the CPU
+    torch_skipped_backward: Expr = ZERO
+    torch_group_excess: Expr = ZERO  # in torch_backward, beyond a per-group weight gradient
     params_count: Expr = ZERO
     weight_elements: int = 0
     bias_elements: int = 0
@@ -109,6 +113,10 @@ class Totals:
     backward_logic: int = 0
     flops_torch_forward: int = 0
     flops_torch_backward: int = 0
+    flops_torch_skipped_forward: int = 0
+    flops_torch_skipped_backward: int = 0
+    flops_torch_group_excess: int = 0
+    other_tools: dict = field(default_factory=dict)  # core.graph.other_tools, by tool
 
     @property
     def flops(self) -> int:
@@ -119,15 +127,37 @@ class Totals:
     def flops_torch_training(self) -> int:
         return self.flops_torch_forward + self.flops_torch_backward
 
+    @property
+    def flops_torch_training_group_correct(self) -> int:
+        """Forward + backward with grouped-convolution weight gradients counted per
+        group (FlopCounterMode counts them as if ungrouped)."""
+        return self.flops_torch_training - self.flops_torch_group_excess
+
     def tool_conventions(self) -> dict[str, int]:
-        """The totals other tools would report for the same network."""
-        return {
-            "thop/fvcore (MACs, no bias)": self.macs,
-            "ptflops-aten/torchinfo (MACs + bias adds)": self.macs + self.bias_adds,
+        """Totals in other conventions: ours with and without bias adds, torch's
+        FlopCounterMode, and each other tool whose rules are reproduced exactly (named
+        with its version; see core.graph.other_tools)."""
+        result = {
+            "MACs (no bias adds)": self.macs,
+            "MACs + bias adds": self.macs + self.bias_adds,
             "torch FlopCounterMode forward (2·MACs of conv/linear/matmul)":
                 self.flops_torch_forward,
             "torch FlopCounterMode forward + backward": self.flops_torch_training,
         }
+        if self.flops_torch_group_excess:
+            result["forward + backward with grouped-conv weight gradients per group "
+                   "(FlopCounterMode ignores groups there)"] = \
+                self.flops_torch_training_group_correct
+        if self.flops_torch_skipped_forward:
+            skipped = "scaled_dot_product_attention FLOPs FlopCounterMode skips on the CPU " \
+                      "(not in the torch lines above; the meta device counts them)"
+            result[f"{skipped}, forward"] = self.flops_torch_skipped_forward
+            result[f"{skipped}, forward + backward"] = (self.flops_torch_skipped_forward
+                                                        + self.flops_torch_skipped_backward)
+        for tool, value in self.other_tools.items():
+            if value is not None:
+                result[f"{VERSIONS[tool]} (on the built module, eval mode)"] = value
+        return result
 
 
 @dataclass
@@ -189,7 +219,9 @@ def analyze(network: Network, options: AnalysisOptions | None = None) -> Analysi
     for name in order:
         results[name] = _analyze_forward(network, name, results, options)
     losses = _attach_gradients(network, order, results, options)
-    return Analysis(network, options, order, results, losses, _totals(results),
+    totals = _totals(results)
+    totals.other_tools = other_tool_totals([results[n] for n in order], options.batch)
+    return Analysis(network, options, order, results, losses, totals,
                     _memory(results, options))
 
 
@@ -208,6 +240,7 @@ def _analyze_forward(network: Network, name: str, done: dict[str, NodeResult],
         result.param_shapes = kind.param_shapes(ctx)
         result.parts = kind.forward(ctx, options.bias_adds)
         result.torch_forward, _ = kind.torch_flops(ctx, False)
+        result.torch_skipped_forward, _ = kind.torch_skipped_flops(ctx, False)
     except (LayerParamError, NetworkError) as exc:
         result.error = exc if isinstance(exc, LayerParamError) else LayerParamError(
             name, "input", str(exc))
@@ -323,6 +356,9 @@ def _attach_gradients(network: Network, order: list[str], results: dict[str, Nod
         if result.losses:
             result.backward = kind.backward(ctx, result.needs_input_grad, options.bias_adds)
             _, result.torch_backward = kind.torch_flops(ctx, result.needs_input_grad)
+            _, result.torch_skipped_backward = kind.torch_skipped_flops(
+                ctx, result.needs_input_grad)
+            result.torch_group_excess = kind.torch_group_excess(ctx)
     return list(sources)
 
 
@@ -363,6 +399,9 @@ def _totals(results: dict[str, NodeResult]) -> Totals:
         t.activation_bytes += r.activation_bytes.value
         t.flops_torch_forward += r.torch_forward.value
         t.flops_torch_backward += r.torch_backward.value
+        t.flops_torch_skipped_forward += r.torch_skipped_forward.value
+        t.flops_torch_skipped_backward += r.torch_skipped_backward.value
+        t.flops_torch_group_excess += r.torch_group_excess.value
         if r.backward is not None:
             grads = (r.backward.weight_grad, r.backward.bias_grad, r.backward.input_grad)
             t.backward_mul += sum(g.mul.value for g in grads)

@@ -19,10 +19,12 @@ from core.common.errors import LayerParamError, NetworkError
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
-def plain(value: Any) -> Any:
-    """A parameter value in JSON-friendly form: square pairs as one int, tuples as lists."""
+def plain(value: Any, kind: str = "pair") -> Any:
+    """A parameter value in JSON-friendly form: square pairs as one int, tuples as lists
+    (only a ``pair`` parameter collapses: a 7×7 shape stays [7, 7])."""
     if isinstance(value, tuple):
-        if len(value) == 2 and value[0] == value[1] and all(isinstance(v, int) for v in value):
+        if kind == "pair" and len(value) == 2 and value[0] == value[1] and all(
+                isinstance(v, int) for v in value):
             return value[0]
         return list(value)
     return value
@@ -163,7 +165,8 @@ class Network:
         self._check_new_name(name)
         for src in inputs:
             self.node(src)
-        values = {k: plain(v) for k, v in kind.normalize(name, params or {}).items()}
+        values = {k: plain(v, kind.spec(k).kind)
+                  for k, v in kind.normalize(name, params or {}).items()}
         node = Node(name, type_name, values, list(inputs),
                     tuple(position) if position is not None else None)
         self._insert(node, index)
@@ -201,7 +204,7 @@ class Network:
         spec = kind.spec(key)
         if spec is None:
             raise LayerParamError(name, key, f"{node.type} has no parameter {key!r}")
-        new = plain(spec.normalize(name, value))
+        new = plain(spec.normalize(name, value), spec.kind)
         old = node.params.get(key)
         node.params[key] = new
         self._emit("param", name=name, key=key)
@@ -211,7 +214,8 @@ class Network:
         """Give a node another layer type (e.g. Conv2d → its depthwise-separable unit);
         returns the old (type, params)."""
         node = self.node(name)
-        values = {k: plain(v) for k, v in layer_type(type_name).normalize(name, params).items()}
+        kind = layer_type(type_name)
+        values = {k: plain(v, kind.spec(k).kind) for k, v in kind.normalize(name, params).items()}
         old = (node.type, dict(node.params))
         node.type, node.params = type_name, values
         self._emit("type", name=name)

@@ -12,7 +12,7 @@ RESOURCES = Path(__file__).resolve().parent.parent / "resources"
 PRESET_DIR = RESOURCES / "presets"
 # Course order: the classic small networks first, then the large ones.
 ORDER = ("lenet5", "lenet5-classic", "lenet5-ds", "mlp", "cnn", "autoencoder-classifier",
-         "resnet18", "resnet50", "bert-base", "transformer")
+         "autoencoder-classifier-padded", "resnet18", "resnet50", "bert-base", "transformer")
 
 
 def preset_names() -> list[str]:

@@ -4,6 +4,7 @@ the JSON document of the command line (and of the GUI's exports)."""
 from __future__ import annotations
 
 from core.graph.analysis import Analysis, NodeResult, grad_total
+from core.graph.other_tools import VERSIONS
 from core.common.explain import V, shape_text
 from core.common.tables import Table
 from core.graph.layers.base import GradCount, OpPart
@@ -197,6 +198,13 @@ def report_json(analysis: Analysis, model: str, backward: bool = False) -> dict:
               "flops_torch_training": t.flops_torch_training,
               "macs_with_bias_adds": t.macs + t.bias_adds,
               "tool_conventions": t.tool_conventions(),
+              "flops_torch_training_group_correct": t.flops_torch_training_group_correct,
+              "flops_torch_skipped_on_cpu": {
+                  "forward": t.flops_torch_skipped_forward,
+                  "training": t.flops_torch_skipped_forward + t.flops_torch_skipped_backward},
+              "other_tools": dict(t.other_tools),
+              "other_tools_versions": {k: v for k, v in VERSIONS.items()
+                                       if t.other_tools.get(k) is not None},
               "memory": {"weights": m.weights, "biases": m.biases,
                          "activations": m.activations, "gradients": m.gradients,
                          "optimizer_state": m.optimizer_state, "training": m.training,
@@ -204,7 +212,8 @@ def report_json(analysis: Analysis, model: str, backward: bool = False) -> dict:
     if backward:
         totals["backward"] = {"mul": t.backward_mul, "add": t.backward_add,
                               "logic": t.backward_logic}
-    return {"model": model, "input_shape": first, "inputs": inputs,
+    return {"model": model, "description": analysis.network.description,
+            "input_shape": first, "inputs": inputs,
             "batch": analysis.options.batch, "precision": analysis.options.precision,
             "bias_adds": analysis.options.bias_adds, "losses": analysis.losses,
             "layers": [layer_json(analysis[n], analysis, backward) for n in analysis.order],

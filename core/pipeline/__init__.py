@@ -7,8 +7,8 @@ Imports core.common only (numpy for the schedule).
 
 from core.pipeline.config import (ARCH_NAMES, ARCHS, KINDS, PipelineConfig, parse_widths)
 from core.pipeline.cycles import LayerCycles, PipelineResult, analyse, assumptions
-from core.pipeline.schedule import MAX_OPERATIONS, Schedule, build_schedule, operation_count
+from core.pipeline.schedule import Schedule, build_schedule, operation_count
 
 __all__ = ["ARCHS", "ARCH_NAMES", "KINDS", "PipelineConfig", "parse_widths", "LayerCycles",
            "PipelineResult", "analyse", "assumptions", "Schedule", "build_schedule",
-           "operation_count", "MAX_OPERATIONS"]
+           "operation_count"]

@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.common.errors import InputError
+from core.common.limits import SCHEDULE_OPERATIONS
 from core.pipeline.config import KINDS, PipelineConfig
 from core.pipeline.cycles import hardware_units
 
 MUL, ADD, NONLINEAR = 0, 1, 2
-MAX_OPERATIONS = 20_000_000  # ~30 bytes each: about 600 MB at the limit
 COLUMNS = ("kind", "layer", "sample", "neuron", "input", "unit", "start", "end")
 DTYPES = {"kind": np.int8, "layer": np.int16, "sample": np.int32, "neuron": np.int32,
           "input": np.int32, "unit": np.int32, "start": np.int64, "end": np.int64}
@@ -271,13 +270,12 @@ def _tiles_by_size(m: int, ti: int):
 _BUILDERS = {"per-neuron": _per_neuron, "nfu": _nfu, "nfu-tree": _nfu, "diannao": _diannao}
 
 
-def build_schedule(c: PipelineConfig, limit: int = MAX_OPERATIONS) -> Schedule:
-    """Every operation of ``c`` placed in time. Raises InputError above ``limit`` operations."""
+def build_schedule(c: PipelineConfig) -> Schedule:
+    """Every operation of ``c`` placed in time. Raises LimitError above the
+    SCHEDULE_OPERATIONS limit (the closed forms need no schedule)."""
     count = operation_count(c)
-    if count > limit:
-        raise InputError(f"the schedule would hold {count:,} operations, above the limit of "
-                         f"{limit:,} (MAX_OPERATIONS; build_schedule(limit=…) raises it): use "
-                         f"fewer samples or narrower layers, the closed forms need no schedule")
+    SCHEDULE_OPERATIONS.check(count, "the pipeline schedule (fewer samples or narrower "
+                                     "layers need less; the cycle counts need none)")
     ops, spans = _Ops(count), []
     _BUILDERS[c.arch](c, ops, spans)
     arrays = ops.arrays()

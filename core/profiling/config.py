@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.common.errors import InputError
+from core.common.limits import TRAINING_BYTES
 
 MAX_BATCH = 4096
 MAX_REPEATS = 100_000
 MAX_WARMUP = 10_000
 MAX_BUDGET_S = 3600.0
 MAX_THREADS = 256
-DEFAULT_MEMORY_LIMIT_GIB = 8.0  # predicted weights + activations (+ training state) per batch
+# predicted weights + activations (+ training state) per batch: the engine-wide limit
+DEFAULT_MEMORY_LIMIT_GIB = TRAINING_BYTES.value / (1 << 30)
 MODES = ("inference", "training")
 DEVICES = ("cpu", "cuda")
 PRECISIONS = ("fp32", "bf16", "fp16")  # core.graph.analysis.PRECISION_BYTES names

@@ -57,9 +57,13 @@ def _constructor(module) -> str:
     cls = type(module)
     if cls.__module__.startswith("torch.nn"):
         return f"nn.{module!r}"
+    if hasattr(module, "init_args"):
+        args = module.init_args()
+        return f"{cls.__name__}({', '.join(repr(a) for a in args)})"
     args = {
         "MultiHeadAttentionModule": lambda m: (m.q_proj.in_features, m.heads,
-                                               m.q_proj.bias is not None, m.causal),
+                                               m.q_proj.bias is not None, m.causal,
+                                               m.kernel),
         "PositionalEmbeddingModule": lambda m: (
             (m.weight.shape[0], m.weight.shape[1], "learned") if hasattr(m, "weight")
             else (m.table.shape[0], m.table.shape[1], "sinusoidal")),
@@ -110,6 +114,10 @@ def _source(network: Network, analysis, torch_modules) -> str:
         if node.type == "Input":
             continue
         args = [_var(i) for i in node.inputs]
+        if node.type == "Concat":  # a Parameter (batch 1) joins every sample
+            args = [f"{a}.expand({args[0]}.shape[0], *{a}.shape[1:])"
+                    if network.nodes[i].type == "Parameter" and j else a
+                    for j, (i, a) in enumerate(zip(node.inputs, args))]
         body.append(_statement(name, node, args, analysis[name].params, name in paired))
     sources = [inspect.getsource(getattr(torch_modules, h)) for h in helpers]
     signature = ", ".join(["self"] + [_var(i) for i in inputs] + (

@@ -4,9 +4,11 @@ a layer node.
 A model comes from ``torchvision:NAME`` (a torchvision classification model with random
 weights) or ``path/to/file.py:factory`` (a function in that file returning an
 ``nn.Module``). It is built on the meta device (no memory, no weights), traced with
-``torch.fx.symbolic_trace`` in the mode it was built in (training, for torchvision, so
-auxiliary heads such as GoogLeNet's are imported), and run once on a meta input of batch
-2 so that every node's real shape is known. Modules and functions become layer nodes;
+``torch.fx`` in the mode it was built in (eval, for torchvision: GoogLeNet's and
+Inception v3's auxiliary heads are left out unless ``torchvision:NAME+aux`` asks for them,
+which builds the model in training mode), and run once on a meta input of batch 2 so that
+every node's real shape is known. A parameter used directly (a class token, a layer
+scale) becomes a Parameter node. Modules and functions become layer nodes;
 reshapes that turn each sample into a vector become Flatten; no-ops (Identity,
 ``contiguous``, a one-tensor ``cat``) vanish; shape arithmetic (``x.size(0)``) needs no
 node. Everything without a layer type is collected and reported in one ModelImportError.
@@ -24,6 +26,7 @@ import operator
 import re
 import sys
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -40,9 +43,11 @@ from core.graph.layers.base import numel
 from core.graph.network import Network
 
 DEFAULT_INPUT_SHAPE = (3, 224, 224)
+TORCHVISION_INPUT_SHAPES = {"inception_v3": (3, 299, 299)}  # its fixed design size
+AUX_MODELS = ("googlenet", "inception_v3")  # torchvision models with auxiliary heads
 TRACE_BATCH = 2  # batch of the shape-recording run; 2 so the batch dim is never squeezed
 MAX_NAME = 64  # Network node names are at most 64 characters
-MAX_REFS = 4  # places listed per kind of unsupported operation
+MAX_MESSAGE = 300  # characters of the one-line list of unsupported operations
 SUGGESTED_TORCHVISION = ("resnet18", "resnet50", "vgg11", "alexnet", "mobilenet_v2",
                          "squeezenet1_0", "googlenet", "densenet121")
 
@@ -113,18 +118,28 @@ def load_model(spec: str) -> LoadedModel:
 
 
 def load_torchvision(name: str) -> LoadedModel:
+    """A torchvision classification model in eval mode; ``NAME+aux`` builds GoogLeNet or
+    Inception v3 with their auxiliary heads, in training mode (where they run)."""
     import torchvision
 
+    name, plus, option = name.partition("+")
     known = torchvision.models.list_models(module=torchvision.models)
+    if plus and (option != "aux" or name not in AUX_MODELS):
+        raise ModelImportError(f"torchvision:{name}+{option} is not understood: only "
+                               f"{' and '.join(AUX_MODELS)} take '+aux' (their auxiliary "
+                               f"heads)")
     if name not in known:
         hint = difflib.get_close_matches(name, known, n=3) or [
             n for n in SUGGESTED_TORCHVISION if n in known][:5]
         raise ModelImportError(f"torchvision has no classification model {name!r} "
                                f"(for example: {', '.join(hint)})")
-    module = construct(lambda: getattr(torchvision.models, name)(weights=None),
-                       f"torchvision.models.{name}(weights=None)")
-    return LoadedModel(module, name, f"torchvision.models.{name} (weights=None)",
-                       DEFAULT_INPUT_SHAPE)
+    options = {"aux_logits": bool(plus)} if name in AUX_MODELS else {}
+    args = ", ".join(["weights=None"] + [f"{k}={v}" for k, v in options.items()])
+    module = construct(lambda: getattr(torchvision.models, name)(weights=None, **options),
+                       f"torchvision.models.{name}({args})")
+    module.train(bool(plus))
+    return LoadedModel(module, name, f"torchvision.models.{name}({args})",
+                       TORCHVISION_INPUT_SHAPES.get(name, DEFAULT_INPUT_SHAPE))
 
 
 def load_factory(path: Path, factory: str) -> LoadedModel:
@@ -170,13 +185,45 @@ def exec_file(path: Path):
     return namespace
 
 
+@contextmanager
+def parameters_on_meta():
+    """Move each parameter and buffer to the meta device as a module registers it, so
+    that a builder doing arithmetic on real tensors (RegNet's block widths) runs on the
+    CPU without ever holding more than one layer's weights."""
+    register_parameter, register_buffer = nn.Module.register_parameter, \
+        nn.Module.register_buffer
+
+    def parameter(module, name, param):
+        if param is not None and param.device.type != "meta":
+            param = nn.Parameter(param.detach().to("meta"), param.requires_grad)
+        register_parameter(module, name, param)
+
+    def buffer(module, name, tensor, persistent=True):
+        if tensor is not None:
+            tensor = tensor.to("meta")
+        register_buffer(module, name, tensor, persistent)
+
+    nn.Module.register_parameter, nn.Module.register_buffer = parameter, buffer
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, \
+            register_buffer
+
+
 def construct(build: Callable[[], Any], what: str) -> Any:
     """Call a model builder on the meta device; a builder that needs real tensors gets
-    a second try on the CPU, and its module is then moved to meta."""
+    a second try on the CPU with its parameters moved to meta as they are registered,
+    and a third on the CPU, its module then moved to meta."""
     try:
         with torch.device("meta"):
             return build()
     except Exception:  # retried below, where its error is reported
+        pass
+    try:
+        with parameters_on_meta():
+            return build()
+    except Exception:  # retried below
         pass
     try:
         built = build()
@@ -206,9 +253,27 @@ def one_line(exc: BaseException) -> str:
 # ---------------------------------------------------------------------------------------
 # Tracing and the recording run
 # ---------------------------------------------------------------------------------------
+# Modules traced as one call because a layer type stands for the whole module.
+SWIN_ATTENTION = {"torchvision.models.swin_transformer.ShiftedWindowAttention": "v1",
+                  "torchvision.models.swin_transformer.ShiftedWindowAttentionV2": "v2"}
+EXTRA_LEAVES = {"torchvision.models.convnext.LayerNorm2d", *SWIN_ATTENTION}
+
+
+def qualified_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class _Tracer(torch.fx.Tracer):
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return qualified_name(type(m)) in EXTRA_LEAVES or super().is_leaf_module(
+            m, module_qualified_name)
+
+
 def trace(module: nn.Module) -> torch.fx.GraphModule:
     try:
-        return torch.fx.symbolic_trace(module)
+        tracer = _Tracer()
+        graph = tracer.trace(module)
+        return torch.fx.GraphModule(tracer.root, graph, type(module).__name__)
     except Exception as exc:  # torch.fx raises many kinds (TraceError, TypeError, ...)
         raise ModelImportError(f"torch.fx cannot trace {type(module).__name__}: "
                                f"{one_line(exc)}") from exc
@@ -314,6 +379,7 @@ class Layer:
 
     type: str
     params: dict = field(default_factory=dict)
+    inputs: tuple | None = None  # which of the op's tensor inputs it reads (None: all)
 
 
 ALIAS = "alias"  # the node passes its first tensor input through unchanged
@@ -415,13 +481,25 @@ def map_batchnorm2d(module: nn.BatchNorm2d, site: Site) -> Layer:
     return Layer("BatchNorm2d", dict(eps=module.eps, affine=module.affine))
 
 
-def map_layernorm(module: nn.LayerNorm, site: Site) -> Layer:
-    if tuple(module.normalized_shape) != site.x[-1:]:
-        raise Unsupported(f"LayerNorm over {shape_text(module.normalized_shape)} (only the "
-                          f"last dim)")
+CHANNELS_FIRST_NORMS = {"torchvision.models.convnext.LayerNorm2d"}
+
+
+def map_layernorm(module: nn.LayerNorm, site: Site):
+    """LayerNorm over the last k dims; ConvNeXt's LayerNorm2d (channels of a C×H×W map)
+    as the permute, LayerNorm, permute it runs."""
+    shape = tuple(module.normalized_shape)
     if module.elementwise_affine and module.bias is None:
         raise Unsupported("LayerNorm without bias")
-    return Layer("LayerNorm", dict(eps=module.eps, affine=module.elementwise_affine))
+    params = dict(eps=module.eps, affine=module.elementwise_affine, dims=len(shape))
+    if qualified_name(type(module)) in CHANNELS_FIRST_NORMS:
+        if len(site.x) != 3 or shape != site.x[:1]:
+            raise Unsupported(f"{type(module).__name__} of a {shape_text(site.x)} input")
+        return (Layer("Permute", dict(order=(2, 3, 1))), Layer("LayerNorm", params),
+                Layer("Permute", dict(order=(3, 1, 2))))
+    if len(shape) > len(site.x) or shape != site.x[len(site.x) - len(shape):]:
+        raise Unsupported(f"LayerNorm over {shape_text(shape)} of a {shape_text(site.x)} "
+                          f"input")
+    return Layer("LayerNorm", params)
 
 
 def map_max_pool2d(module: nn.MaxPool2d, site: Site) -> Layer:
@@ -436,6 +514,37 @@ def map_avg_pool2d(module: nn.AvgPool2d, site: Site) -> Layer:
 
 def map_adaptive_avg_pool2d(module, site: Site) -> Layer:
     return adaptive_layer(site)
+
+
+def map_adaptive_max_pool2d(module: nn.AdaptiveMaxPool2d, site: Site) -> Layer:
+    if module.return_indices:
+        raise Unsupported("adaptive_max_pool2d returning indices")
+    return adaptive_layer(site, "AdaptiveMaxPool2d")
+
+
+def map_multihead_attention(module: nn.MultiheadAttention, site: Site) -> Layer:
+    """nn.MultiheadAttention as self-attention on batch-first sequences, without masks."""
+    b = site.bind("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask",
+                  "average_attn_weights", "is_causal", key_padding_mask=None,
+                  need_weights=True, attn_mask=None, is_causal=False)
+    if not module.batch_first:
+        raise Unsupported("MultiheadAttention without batch_first")
+    if not (b["query"] is b["key"] is b["value"]):
+        raise Unsupported("MultiheadAttention other than self-attention")
+    if b["key_padding_mask"] is not None or b["attn_mask"] is not None:
+        raise Unsupported("MultiheadAttention with a mask")
+    if not module._qkv_same_embed_dim or module.bias_k is not None or module.add_zero_attn:
+        raise Unsupported("MultiheadAttention with kdim, vdim, add_bias_kv or add_zero_attn")
+    if (module.in_proj_bias is None) != (module.out_proj.bias is None):
+        raise Unsupported("MultiheadAttention with bias on only some projections")
+    return Layer("MultiHeadAttention", dict(
+        num_heads=module.num_heads, bias=module.in_proj_bias is not None,
+        causal=bool(b["is_causal"]), kernel="matmul" if b["need_weights"] else "sdpa"),
+        inputs=(0,))
+
+
+def map_channel_shuffle(module: nn.ChannelShuffle, site: Site) -> Layer:
+    return Layer("ChannelShuffle", dict(groups=module.groups))
 
 
 def map_linear(module: nn.Linear, site: Site) -> Layer:
@@ -460,6 +569,10 @@ def map_softmax(module: nn.Softmax, site: Site) -> Layer:
 
 def map_gelu(module: nn.GELU, site: Site) -> Layer:
     return gelu_layer(module.approximate)
+
+
+def map_stochastic_depth_module(module, site: Site) -> Layer:
+    return Layer("StochasticDepth", dict(p=float(module.p), mode=module.mode))
 
 
 def map_hardtanh(module: nn.Hardtanh, site: Site) -> Layer:
@@ -487,12 +600,27 @@ MODULE_MAPPERS: dict[type, Callable] = {
     nn.ReLU: simple("ReLU"), nn.ReLU6: simple("ReLU6"), nn.Tanh: simple("Tanh"),
     nn.Sigmoid: simple("Sigmoid"), nn.GELU: map_gelu, nn.Hardtanh: map_hardtanh,
     nn.Flatten: map_flatten, nn.Identity: alias,
+    nn.SiLU: simple("SiLU"), nn.Hardswish: simple("Hardswish"),
+    nn.Hardsigmoid: simple("Hardsigmoid"), nn.AdaptiveMaxPool2d: map_adaptive_max_pool2d,
+    nn.MultiheadAttention: map_multihead_attention, nn.ChannelShuffle: map_channel_shuffle,
 }
+
+
+def map_window_attention(module, site: Site) -> Layer:
+    """torchvision's ShiftedWindowAttention (v1) and ShiftedWindowAttentionV2."""
+    if (module.qkv.bias is None) != (module.proj.bias is None):
+        raise Unsupported("ShiftedWindowAttention with bias on only one projection")
+    return Layer("WindowAttention", dict(
+        num_heads=module.num_heads, window=tuple(module.window_size),
+        shift=tuple(module.shift_size), bias=module.qkv.bias is not None,
+        version=SWIN_ATTENTION[qualified_name(type(module))]))
 
 
 def module_mapper(module: nn.Module) -> Callable | None:
     """The mapper of the module's class or its nearest mapped base (ReLU6 before
-    Hardtanh, a Linear subclass as Linear)."""
+    Hardtanh, a Linear subclass as Linear); torchvision's Swin attention by name."""
+    if qualified_name(type(module)) in SWIN_ATTENTION:
+        return map_window_attention
     for cls in type(module).__mro__:
         if cls in MODULE_MAPPERS:
             return MODULE_MAPPERS[cls]
@@ -519,24 +647,25 @@ def avg_pool_layer(kernel, stride, padding, ceil_mode, count_include_pad,
                                    count_include_pad=bool(count_include_pad)))
 
 
-def adaptive_layer(site: Site) -> Layer:
+def adaptive_layer(site: Site, type_name: str = "AdaptiveAvgPool2d") -> Layer:
     if len(site.x) != 3:
-        raise Unsupported(f"adaptive_avg_pool2d of a {shape_text(site.x)} input")
-    return Layer("AdaptiveAvgPool2d", dict(output_size=site.out[1:]))
+        raise Unsupported(f"{type_name} of a {shape_text(site.x)} input")
+    return Layer(type_name, dict(output_size=site.out[1:]))
 
 
 def softmax_layer(dim, site: Site) -> Layer:
     rank = len(site.x) + 1
     if dim is None:  # PyTorch's legacy implicit dim
         dim = 0 if rank in (0, 1, 3) else 1
-    last_dim(dim, rank, "softmax")
-    return Layer("Softmax")
+    if dim % rank == 0:
+        raise Unsupported("softmax over the batch dim")
+    return Layer("Softmax", dict(dim=-1 if dim % rank == rank - 1 else dim % rank))
 
 
 def gelu_layer(approximate: str) -> Layer:
-    if approximate != "none":
+    if approximate not in ("none", "tanh"):
         raise Unsupported(f"GELU with approximate={approximate!r}")
-    return Layer("GELU")
+    return Layer("GELU", dict(approximate=approximate))
 
 
 def hardtanh_layer(low, high) -> Layer:
@@ -552,6 +681,8 @@ def reshape_layer(site: Site):
         return ALIAS
     if site.out == (numel(site.x),):
         return Layer("Flatten")
+    if 1 <= len(site.out) <= 4:
+        return Layer("Reshape", dict(shape=site.out))
     name = site.node.target if isinstance(site.node.target, str) else getattr(
         site.node.target, "__name__", "reshape")
     raise Unsupported(f"{name} from {shape_text(site.x)} to {shape_text(site.out)} per "
@@ -584,6 +715,67 @@ def map_cat(site: Site):
     if len(site.tensors) == 1:
         return ALIAS
     return Layer("Concat", dict(dim=dim % rank - 1))
+
+
+def map_mul(site: Site) -> Layer:
+    operands = site.args[:2]
+    if len(operands) < 2 or not all(isinstance(site.value(a), TensorInfo) for a in operands):
+        raise Unsupported("mul by a constant")
+    return Layer("Mul")
+
+
+def map_permute(site: Site) -> Layer:
+    if site.node.op == "call_function":
+        dims = site.bind("input", "dims")["dims"]
+    elif len(site.args) == 1 and isinstance(site.args[0], (tuple, list)):
+        dims = site.args[0]
+    else:
+        dims = site.node.kwargs.get("dims", site.args)
+    rank = len(site.x) + 1
+    dims = tuple(d % rank for d in dims)
+    if dims[:1] != (0,):
+        raise Unsupported("permute that moves the batch dim")
+    return Layer("Permute", dict(order=dims[1:]))
+
+
+def map_transpose(site: Site) -> Layer:
+    names = ("dim0", "dim1") if site.node.op == "call_method" else ("input", "dim0", "dim1")
+    bound = site.bind(*names)
+    rank = len(site.x) + 1
+    a, b = bound["dim0"] % rank, bound["dim1"] % rank
+    if 0 in (a, b):
+        raise Unsupported("transpose of the batch dim")
+    if a == b:
+        return ALIAS
+    return Layer("Transpose", dict(dim0=a, dim1=b))
+
+
+def map_expand(site: Site):
+    """``expand`` that only spreads a batch of one over the batch (a class token)."""
+    if site.out == site.x:
+        return ALIAS
+    raise Unsupported(f"expand from {shape_text(site.x)} to {shape_text(site.out)} per sample")
+
+
+@dataclass(frozen=True)
+class Split:
+    """A chunk or split along ``dim`` (torch numbering): its items become Slice nodes."""
+
+    dim: int
+
+
+def map_split(site: Site) -> Split:
+    names = ("chunks" if site.node.target in ("chunk", torch.chunk) else "split_size", "dim")
+    names = names if site.node.op == "call_method" else ("input",) + names
+    dim = site.bind(*names, dim=0)["dim"] % (len(site.x) + 1)
+    if dim == 0:
+        raise Unsupported("chunk or split of the batch dim")
+    return Split(dim)
+
+
+def map_stochastic_depth(site: Site) -> Layer:
+    b = site.bind("input", "p", "mode", "training", training=True)
+    return Layer("StochasticDepth", dict(p=float(b["p"]), mode=b["mode"]))
 
 
 def map_relu(site: Site) -> Layer:
@@ -671,6 +863,17 @@ FUNCTION_MAPPERS: dict[Any, Callable] = {
     F.adaptive_avg_pool2d: map_adaptive_function,
     torch.flatten: reshape_layer, torch.reshape: reshape_layer, torch.squeeze: reshape_layer,
     torch.mean: map_mean, operator.getitem: map_getitem,
+    operator.mul: map_mul, torch.mul: map_mul, F.silu: simple("SiLU"),
+    F.hardswish: simple("Hardswish"), F.hardsigmoid: simple("Hardsigmoid"),
+    torch.permute: map_permute, torch.transpose: map_transpose, torch.chunk: map_split,
+    torch.split: map_split, F.adaptive_max_pool2d: lambda site: adaptive_layer(
+        site, "AdaptiveMaxPool2d"),
+}
+
+# Functions of other packages, by qualified name (so that torchvision need not be imported).
+NAMED_FUNCTION_MAPPERS: dict[str, Callable] = {
+    "torchvision.ops.stochastic_depth.stochastic_depth": map_stochastic_depth,
+    "torchvision.models.swin_transformer._patch_merging_pad": simple("PatchMerge"),
 }
 
 METHOD_MAPPERS: dict[str, Callable] = {
@@ -680,6 +883,9 @@ METHOD_MAPPERS: dict[str, Callable] = {
     "softmax": map_softmax_function,
     "view": reshape_layer, "reshape": reshape_layer, "flatten": reshape_layer,
     "squeeze": reshape_layer, "contiguous": reshape_layer, "mean": map_mean,
+    "mul": map_mul, "__mul__": map_mul, "mul_": map_mul, "permute": map_permute,
+    "transpose": map_transpose, "expand": map_expand, "chunk": map_split,
+    "split": map_split,
 }
 
 
@@ -696,6 +902,7 @@ class Planned:
     fx_node: torch.fx.Node
     module: nn.Module | None = None  # the module called, whose parameters it holds
     gives_value: bool = True  # its output is the fx node's value (last of a chain)
+    check_node: torch.fx.Node | None = None  # the item whose value it gives, if not its own
 
 
 @dataclass(frozen=True)
@@ -717,6 +924,7 @@ class Translation:
         self.problems: list[Problem] = []
         self.order = {n: i for i, n in enumerate(graph.graph.nodes)}
         self.module_calls: dict[str, int] = {}
+        self.splits: dict[torch.fx.Node, tuple[str, int]] = {}  # chunk/split: input, dim
 
     # -- walking ------------------------------------------------------------------------
     def run(self) -> None:
@@ -724,8 +932,7 @@ class Translation:
             if node.op == "placeholder":
                 self.visit_input(node)
             elif node.op == "get_attr":
-                self.problems.append(Problem(f"direct use of {node.target!r}", "get_attr",
-                                             node.name))
+                self.visit_attr(node)
             elif node.op.startswith("call_") and has_tensor(self.values.get(node)):
                 self.visit_call(node)
 
@@ -733,6 +940,26 @@ class Translation:
         info = self.values[node]
         dtype = "float" if info.dtype.is_floating_point else "index"
         self.plan(node, Layer("Input", dict(shape=info.sample, dtype=dtype)), [])
+
+    def visit_attr(self, node: torch.fx.Node) -> None:
+        """A learned parameter used directly becomes a Parameter node: its per-sample
+        shape drops a leading 1 (a class token (1, 1, E) serves every sample); its
+        recorded value gets a batch in front so that its consumers see a batched tensor.
+        Buffers and constants have no layer type."""
+        info = self.values.get(node)
+        attr = fetch_attr(self.graph, node.target)
+        if not isinstance(attr, nn.Parameter) or not isinstance(info, TensorInfo) or \
+                not info.shape:
+            self.problems.append(Problem("buffer or constant used directly", "get_attr",
+                                         node.name))
+            return
+        sample = info.shape[1:] if len(info.shape) > 1 and info.shape[0] == 1 else info.shape
+        if len(sample) > 4:
+            self.problems.append(Problem("parameter of more than 4 dims", "get_attr",
+                                         node.name))
+            return
+        self.values[node] = TensorInfo((TRACE_BATCH,) + tuple(sample), info.dtype)
+        self.plan(node, Layer("Parameter", dict(shape=tuple(sample))), [])
 
     def visit_call(self, node: torch.fx.Node) -> None:
         if self.is_pack(node):
@@ -754,11 +981,18 @@ class Translation:
         if result == ALIAS:
             self.names[node] = self.names[site.tensors[0]]
             return
+        if isinstance(result, Split):
+            self.splits[node] = (self.names[site.tensors[0]], result.dim)
+            return
         module = self.graph.get_submodule(node.target) if node.op == "call_module" else None
-        inputs = [self.names[t] for t in site.tensors]
+        first = result[0] if isinstance(result, tuple) else result
+        tensors = site.tensors if first.inputs is None else [site.tensors[i]
+                                                             for i in first.inputs]
+        inputs = [self.names[t] for t in tensors]
         chain = result if isinstance(result, tuple) else (result,)
+        tensor_valued = isinstance(self.values.get(node), TensorInfo)
         for i, layer in enumerate(chain):  # a chain's later layers read the one before
-            last = i == len(chain) - 1
+            last = i == len(chain) - 1 and tensor_valued
             suffix = "" if i == 0 else "_" + layer.type.lower()
             self.plan(node, layer, inputs, module if len(chain) == 1 else None, suffix, last)
             inputs = [self.names[node]]
@@ -778,19 +1012,37 @@ class Translation:
             and not isinstance(self.values.get(node.args[0]), TensorInfo)
 
     def visit_item(self, node: torch.fx.Node) -> None:
-        """An item of a packed tuple is the packed node; an item of another op's tuple
-        needs nothing, as that op was reported as unsupported."""
+        """An item of a packed tuple is the packed node; an item of a chunk or split is a
+        Slice of its input; the first item of a layer's (output, extra) tuple, such as
+        nn.MultiheadAttention's, is the layer; an item of another op's tuple needs
+        nothing, as that op was reported as unsupported."""
         source, index = node.args
         if self.is_pack(source) and isinstance(index, int) and index < len(source.args):
             item = source.args[index]
             if isinstance(item, torch.fx.Node) and item in self.names:
                 self.names[node] = self.names[item]
+        elif source in self.splits and isinstance(index, int):
+            self.visit_slice(node, source, index)
+        elif source in self.names and index == 0 and isinstance(
+                self.values.get(node), TensorInfo):
+            self.names[node] = self.names[source]
+            for p in self.planned:
+                if p.fx_node is source:
+                    p.check_node = node  # verified against the item's recorded shape
+
+    def visit_slice(self, node: torch.fx.Node, source: torch.fx.Node, index: int) -> None:
+        name, dim = self.splits[source]
+        pieces = self.values[source]
+        start = sum(p.shape[dim] for p in pieces[:index])
+        length = pieces[index].shape[dim]
+        self.plan(node, Layer("Slice", dict(dim=dim, start=start, length=length)), [name])
 
     def mapper(self, node: torch.fx.Node) -> Callable:
         if node.op == "call_module":
             found = module_mapper(self.graph.get_submodule(node.target))
         elif node.op == "call_function":
-            found = FUNCTION_MAPPERS.get(node.target)
+            found = FUNCTION_MAPPERS.get(node.target) or NAMED_FUNCTION_MAPPERS.get(
+                qualified_function(node.target))
         else:
             found = METHOD_MAPPERS.get(node.target)
         if found is None:
@@ -871,8 +1123,7 @@ class Translation:
         themselves are on its ``unsupported`` attribute (for a GUI list)."""
         if not self.problems:
             return
-        error = ModelImportError(f"cannot import {model_name}: unsupported operations: "
-                                 + ", ".join(group_problems(self.problems)))
+        error = ModelImportError(problems_line(model_name, self.problems))
         error.unsupported = list(self.problems)
         raise error
 
@@ -889,6 +1140,17 @@ class Translation:
         return [target for target, calls in self.module_calls.items() if calls > 1]
 
 
+def fetch_attr(graph: torch.fx.GraphModule, target: str):
+    value = graph
+    for part in target.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
+def qualified_function(target) -> str:
+    return f"{getattr(target, '__module__', '')}.{getattr(target, '__name__', '')}"
+
+
 def op_name(node: torch.fx.Node, graph: torch.fx.GraphModule) -> str:
     if node.op == "call_module":
         return type(graph.get_submodule(node.target)).__name__
@@ -900,20 +1162,27 @@ def op_name(node: torch.fx.Node, graph: torch.fx.GraphModule) -> str:
 
 
 def group_problems(problems: list[Problem]) -> list[str]:
-    """``LSTM (module 'rnn')``, ``sin (call_method, nodes 'sin', 'sin_1')``: one entry
-    per kind of operation, naming a few places."""
-    groups: dict[tuple[str, str], list[str]] = {}
+    """``sin ×2``, ``LSTM``: each kind of operation once, with how often it occurs, in
+    the order first met (the places are on the error's ``unsupported`` list)."""
+    counts: dict[str, int] = {}
     for p in problems:
-        groups.setdefault((p.what, p.kind), []).append(p.ref)
-    entries = []
-    for (what, kind), refs in groups.items():
-        shown = ", ".join(f"'{r}'" for r in refs[:MAX_REFS])
-        more = f" and {len(refs) - MAX_REFS} more" if len(refs) > MAX_REFS else ""
-        plural = "s" if len(refs) > 1 else ""
-        where = f"module{plural} {shown}" if kind == "module" else \
-            f"{kind}, node{plural} {shown}"
-        entries.append(f"{what} ({where}{more})")
-    return entries
+        counts[p.what] = counts.get(p.what, 0) + 1
+    return [what if n == 1 else f"{what} ×{n}" for what, n in counts.items()]
+
+
+def problems_line(model_name: str, problems: list[Problem]) -> str:
+    """One line of at most MAX_MESSAGE characters; kinds that do not fit are counted."""
+    head = f"cannot import {model_name}: unsupported operations: "
+    entries = group_problems(problems)
+    shown: list[str] = []
+    for i, entry in enumerate(entries):
+        rest = len(entries) - i - 1
+        tail = f", and {rest} more kind{'s' if rest > 1 else ''}" if rest else ""
+        if len(head + ", ".join(shown + [entry]) + tail) > MAX_MESSAGE and shown:
+            more = len(entries) - len(shown)
+            return head + ", ".join(shown) + f", and {more} more kind{'s' if more > 1 else ''}"
+        shown.append(entry)
+    return head + ", ".join(shown)
 
 
 # ---------------------------------------------------------------------------------------
@@ -927,8 +1196,10 @@ def verify(network: Network, translation: Translation) -> None:
         raise ModelImportError(f"the imported network is not valid: {first}")
     for p in translation.planned:
         result = analysis[p.name]
-        expected = translation.values[p.fx_node].sample
-        if p.gives_value and result.output_shape != expected:
+        checked = translation.values.get(p.check_node or p.fx_node)
+        expected = checked.sample if isinstance(checked, TensorInfo) else None
+        if (p.gives_value or p.check_node) and expected is not None and \
+                result.output_shape != expected:
             raise ModelImportError(f"node '{p.name}' gives {shape_text(result.output_shape)} "
                                    f"in the network but {shape_text(expected)} in PyTorch "
                                    f"(an importer bug)")
@@ -942,10 +1213,17 @@ def verify(network: Network, translation: Translation) -> None:
                                        f"layer does not have)")
 
 
+def _mode(module: nn.Module) -> str:
+    if not module.training:
+        return "eval mode"
+    aux = getattr(module, "aux_logits", False)
+    return "training mode" + (": auxiliary heads are outputs" if aux else "")
+
+
 def _description(module: nn.Module, source: str, shape: tuple,
                  translation: Translation) -> str:
     text = (f"Imported from {source or type(module).__name__} with torch.fx "
-            f"({'training' if module.training else 'eval'} mode); input "
+            f"({_mode(module)}); input "
             f"{shape_text(shape)} per sample.")
     shared = translation.shared_modules()
     if shared:

@@ -475,10 +475,12 @@ class ExperimentDone(ExperimentEvent):
 
 def run_experiment(network: Network, data, sweep: Sweep, config: TrainConfig,
                    should_stop: Callable[[], bool] = lambda: False,
-                   should_pause: Callable[[], bool] = lambda: False) -> Iterator:
+                   should_pause: Callable[[], bool] = lambda: False,
+                   store=None) -> Iterator:
     """Train every variant of ``sweep`` from the same seed on ``data`` (None: load_mnist()).
     A failed run gives a "failed" row and the sweep goes on; a stop (checked before every
-    batch) ends it with ExperimentDone(status="stopped") and the rows of the runs done."""
+    batch) ends it with ExperimentDone(status="stopped") and the rows of the runs done.
+    With a RunStore ``store``, each point is recorded there as a run of kind "sweep"."""
     from core.training.data import load_mnist
     runs = plan(network, sweep, config)
     data = data if data is not None else load_mnist()
@@ -490,7 +492,8 @@ def run_experiment(network: Network, data, sweep: Sweep, config: TrainConfig,
         if should_stop():
             break
         yield RunStarted(run.index, run.label, len(runs))
-        result, message = yield from _train_run(run, data, should_stop, should_pause)
+        result, message = yield from _train_run(run, data, should_stop, should_pause,
+                                                 _recorder(store, run, sweep.kind))
         if result is not None and result.status == "stopped":
             break
         timing = None if should_stop() else _inference_timing(result, run, sweep.kind)
@@ -520,12 +523,22 @@ def _warm_up(run: PlannedRun, data) -> None:
         pass  # the run itself will report it
 
 
-def _train_run(run: PlannedRun, data, should_stop, should_pause):
-    """Yields the trainer's events; returns (TrainResult or None, error message)."""
+def _recorder(store, run: PlannedRun, kind: str):
+    if store is None:
+        return None
+    from core.training.run_store import TrainingRecorder
+    settings = dict(run.config.as_dict(), sweep=kind, value=run.value, label=run.label)
+    return TrainingRecorder(store, run.network.name, settings, kind="sweep")
+
+
+def _train_run(run: PlannedRun, data, should_stop, should_pause, recorder=None):
+    """Yields the trainer's events (recorded by ``recorder`` when given); returns
+    (TrainResult or None, error message)."""
     from core.training.trainer import Failed, Finished, Stopped, train
     result = None
     try:
-        for event in train(run.network, data, run.config, should_stop, should_pause):
+        events = train(run.network, data, run.config, should_stop, should_pause)
+        for event in recorder.wrap(events) if recorder is not None else events:
             yield event
             if isinstance(event, (Finished, Stopped, Failed)):
                 result = event.result

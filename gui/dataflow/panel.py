@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
                                QGroupBox,
@@ -29,6 +29,7 @@ from core.common.errors import InputError
 
 from gui.widgets.files import save_image
 from gui.widgets.field import ERROR_STYLE, add_field_row
+from gui.widgets.latest_job import LatestJob
 from gui.widgets.player import PlayerWidget
 from gui.dataflow.comparison import ComparisonWidget
 from gui.dataflow.frames import STATIONARY, TraceFrames
@@ -110,42 +111,6 @@ def compute_lab(settings: LabSettings, layer: ConvLayer, buffers: Buffers, pe: P
     return LabState(settings, layer, buffers, pe, result, trace, frames, ranking)
 
 
-class _ResultRelay(QObject):
-    """Carries a worker's result to the GUI thread (queued: the relay lives in the GUI thread).
-
-    One relay lives as long as the application, so that a worker finishing after its panel
-    was deleted emits on a live object; Qt has already cut the dead panel's connections.
-    """
-
-    sig_done = Signal(int, int, object)   # panel token, generation, LabState
-    sig_failed = Signal(int, int, str)    # panel token, generation, message
-
-
-_RELAY: _ResultRelay | None = None
-_TOKENS = iter(range(1, 1 << 62))
-
-
-def _relay() -> _ResultRelay:
-    global _RELAY
-    if _RELAY is None:
-        _RELAY = _ResultRelay()
-    return _RELAY
-
-
-def _run_job(relay: _ResultRelay, token: int, generation: int, args) -> None:
-    try:
-        state = compute_lab(*args)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
-        message = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-        signal, payload = relay.sig_failed, message
-    else:
-        signal, payload = relay.sig_done, state
-    try:
-        signal.emit(token, generation, payload)
-    except RuntimeError:
-        pass  # the application is shutting down: nobody is left to show it
-
-
 class DataflowPanel(QWidget):
     """The Dataflow workspace. ``set_layer(...)`` loads a conv layer (the editor's "Open in
     Dataflow lab"); ``sig_state_changed`` fires when a new valid state is shown."""
@@ -159,14 +124,10 @@ class DataflowPanel(QWidget):
         self.current_state = None  # the FrameState drawn last
         self.fields: dict[str, QSpinBox] = {}
         self.errors: dict[str, QLabel] = {}
-        self._generation = 0
-        self._busy = False
-        self._pending = None
         self._requested: LabSettings | None = None
-        self._token = next(_TOKENS)
-        self._relay = _relay()
-        self._relay.sig_done.connect(self._job_done)
-        self._relay.sig_failed.connect(self._job_failed)
+        self.jobs = LatestJob(compute_lab, self)
+        self.jobs.sig_done.connect(self._apply)
+        self.jobs.sig_failed.connect(self._job_failed)
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -292,6 +253,7 @@ class DataflowPanel(QWidget):
         self.busy_label = QLabel("computing…")
         self.busy_label.setToolTip("Counting accesses and building the trace (LRU on big layers takes a few seconds)")
         self.busy_label.hide()
+        self.jobs.sig_busy.connect(self.busy_label.setVisible)
         outer.addWidget(self.busy_label)
         reset = QPushButton("Reference layer")
         reset.setToolTip("Back to the issue's reference: H=6, W=7, C=9, K=3, F=1, buffers 9/9/1, ws, tile "
@@ -469,7 +431,7 @@ class DataflowPanel(QWidget):
         self.recompute()
 
     def is_busy(self) -> bool:
-        return self._busy
+        return self.jobs.is_busy()
 
     # -- validation and computing -----------------------------------------------------------------
     def _schedule(self, *_args) -> None:
@@ -534,55 +496,16 @@ class DataflowPanel(QWidget):
         if settings == self._requested:
             return True  # already shown or on its way
         self._requested = settings
-        self._generation += 1
-        job = (self._generation, (settings, layer, buffers, pe))
-        if self._busy:
-            self._pending = job
-        else:
-            self._start(job)
+        self.jobs.request(settings, layer, buffers, pe)
         return True
 
-    def _start(self, job) -> None:
-        self._busy = True
-        self.busy_label.show()
-        generation, args = job
-        relay, token = self._relay, self._token
-        QThreadPool.globalInstance().start(lambda: _run_job(relay, token, generation, args))
-
-    def _finish_job(self) -> bool:
-        """Start the pending request if any; True when one was started."""
-        self._busy = False
-        if self._pending is not None:
-            job, self._pending = self._pending, None
-            self._start(job)
-            return True
-        self.busy_label.hide()
-        return False
-
-    def _job_done(self, token: int, generation: int, state: LabState) -> None:
-        if token != self._token:
-            return  # another panel's result
-        if self._finish_job() or generation != self._generation:
-            return  # a newer request is on its way
-        self._apply(state)
-
-    def _job_failed(self, token: int, generation: int, message: str) -> None:
-        if token != self._token:
-            return
-        if self._finish_job() or generation != self._generation:
-            return
+    def _job_failed(self, message: str) -> None:
         self._show_error(_field_of(message), message)
         self._show_stale_notice()
 
     def wait_idle(self, timeout_ms: int = 30_000) -> bool:
         """Block (processing events) until no computation is running — for scripts and tests."""
-        from PySide6.QtCore import QDeadlineTimer, QEventLoop
-        from PySide6.QtWidgets import QApplication
-        deadline = QDeadlineTimer(timeout_ms)
-        while self._busy and not deadline.hasExpired():
-            QThreadPool.globalInstance().waitForDone(20)
-            QApplication.processEvents(QEventLoop.AllEvents, 20)
-        return not self._busy
+        return self.jobs.wait_idle(timeout_ms)
 
     # -- showing a state --------------------------------------------------------------------------
     def _apply(self, state: LabState) -> None:

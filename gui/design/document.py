@@ -325,7 +325,7 @@ class Document(QObject):
             return error
         from core.graph.network import plain
         spec = layer_type(self.network.node(name).type).spec(key)
-        new = plain(spec.normalize(name, value))
+        new = plain(spec.normalize(name, value), spec.kind)
         old = self.network.node(name).params.get(key)
         if new != old:
             self.undo_stack.push(SetParamCommand(self, name, key, old, new))

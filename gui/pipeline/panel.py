@@ -16,7 +16,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
@@ -32,6 +32,7 @@ from gui.pipeline.frames import FrameState, ScheduleFrames
 from gui.pipeline.views import (KIND_COLORS, KIND_LABELS, GanttWidget, MlpDrawingWidget,
                                 UtilisationWidget)
 from gui.widgets.field import ERROR_STYLE, add_field_row
+from gui.widgets.latest_job import LatestJob
 from gui.widgets.player import PlayerWidget
 
 DEBOUNCE_MS = 150
@@ -90,40 +91,6 @@ def compute_state(config: PipelineConfig) -> PipelineState:
     return PipelineState(config, result, comparison, ScheduleFrames(build_schedule(config)))
 
 
-class _ResultRelay(QObject):
-    """Carries a worker's result to the GUI thread (it lives there, so the signal is queued).
-    One relay lives as long as the application: a worker that finishes after its panel was
-    deleted still emits on a live object."""
-
-    sig_done = Signal(int, int, object)   # panel token, generation, PipelineState
-    sig_failed = Signal(int, int, str)    # panel token, generation, message
-
-
-_RELAY: _ResultRelay | None = None
-_TOKENS = iter(range(1, 1 << 62))
-
-
-def _relay() -> _ResultRelay:
-    global _RELAY
-    if _RELAY is None:
-        _RELAY = _ResultRelay()
-    return _RELAY
-
-
-def _run_job(relay: _ResultRelay, token: int, generation: int, config: PipelineConfig) -> None:
-    try:
-        state = compute_state(config)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
-        message = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-        signal, payload = relay.sig_failed, message
-    else:
-        signal, payload = relay.sig_done, state
-    try:
-        signal.emit(token, generation, payload)
-    except RuntimeError:
-        pass  # the application is shutting down
-
-
 class PipelinePanel(QWidget):
     """The Pipeline workspace. ``analysis_provider()`` returns the editor's current analysis
     (for "from design"); ``set_widths`` loads a Linear chain ("Open in Pipeline lab")."""
@@ -144,13 +111,10 @@ class PipelinePanel(QWidget):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
         self._debounce.timeout.connect(self.recompute)
-        self._generation = 0
-        self._busy = False
-        self._pending: PipelineConfig | None = None
-        self._token = next(_TOKENS)
-        self._relay = _relay()
-        self._relay.sig_done.connect(self._job_done)
-        self._relay.sig_failed.connect(self._job_failed)
+        self.jobs = LatestJob(compute_state, self)
+        self.jobs.sig_done.connect(self._apply)
+        self.jobs.sig_failed.connect(lambda message: self._show_error(field_of(message),
+                                                                      message))
         form = self._build_form()
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_animation(), "Animation")
@@ -258,6 +222,7 @@ class PipelinePanel(QWidget):
         self.busy_label.setToolTip("Placing every operation in time (the 784-1024-1024-10 MLP "
                                    "takes a fraction of a second)")
         self.busy_label.hide()
+        self.jobs.sig_busy.connect(self.busy_label.setVisible)
         outer.addWidget(self.busy_label)
         reset = QPushButton("Reference layer")
         reset.setToolTip("Back to the course's reference: 10→8 on per-neuron units with t_m = 8, "
@@ -423,55 +388,15 @@ class PipelinePanel(QWidget):
         except InputError as exc:
             self._show_error(field_of(str(exc)), str(exc))
             return False
-        self._generation += 1
-        if self._busy:
-            self._pending = config  # started when the running job ends
-        else:
-            self._start(config)
+        self.jobs.request(config)
         return True
 
-    def _start(self, config: PipelineConfig) -> None:
-        self._busy = True
-        self.busy_label.show()
-        relay, token, generation = self._relay, self._token, self._generation
-        QThreadPool.globalInstance().start(lambda: _run_job(relay, token, generation, config))
-
-    def _finish_job(self) -> bool:
-        """Start the pending request if any; True when one was started."""
-        self._busy = False
-        if self._pending is not None:
-            config, self._pending = self._pending, None
-            self._start(config)
-            return True
-        self.busy_label.hide()
-        return False
-
-    def _job_done(self, token: int, generation: int, state: PipelineState) -> None:
-        if token != self._token:
-            return  # another panel's result
-        if self._finish_job() or generation != self._generation:
-            return  # a newer request is on its way
-        self._apply(state)
-
-    def _job_failed(self, token: int, generation: int, message: str) -> None:
-        if token != self._token:
-            return
-        if self._finish_job() or generation != self._generation:
-            return
-        self._show_error(field_of(message), message)
-
     def is_busy(self) -> bool:
-        return self._busy
+        return self.jobs.is_busy()
 
     def wait_idle(self, timeout_ms: int = 30_000) -> bool:
         """Process events until no computation runs (tests, closing); True when idle."""
-        from PySide6.QtCore import QDeadlineTimer, QEventLoop
-        from PySide6.QtWidgets import QApplication
-        deadline = QDeadlineTimer(timeout_ms)
-        while self._busy and not deadline.hasExpired():
-            QThreadPool.globalInstance().waitForDone(20)
-            QApplication.processEvents(QEventLoop.AllEvents, 20)
-        return not self._busy
+        return self.jobs.wait_idle(timeout_ms)
 
     def _apply(self, state: PipelineState) -> None:
         old = self.state
@@ -528,7 +453,7 @@ class PipelinePanel(QWidget):
         """Stop playing and wait for a running computation (call when the window closes)."""
         self.player.pause()
         self._debounce.stop()
-        self._pending = None
+        self.jobs.drop_pending()
         self.wait_idle(timeout_ms)
 
 

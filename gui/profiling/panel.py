@@ -25,7 +25,7 @@ from core.profiling.config import DEVICES, MODES, PRECISIONS
 
 from gui.profiling.exports import ProfilingExports
 from gui.profiling.plots import BatchPlots, RooflinePlot
-from gui.profiling.worker import JOIN_TIMEOUT_MS, ProfileController
+from gui.widgets.worker import JOIN_TIMEOUT_MS, JobController
 from gui.widgets.field import add_field_row
 
 PRESETS = ("lenet5", "lenet5-ds", "mlp", "cnn", "resnet18", "resnet50", "bert-base",
@@ -96,7 +96,7 @@ class ProfilingPanel(QWidget):
         self.setToolTip("Latency and throughput against batch size, per-layer time and a "
                         "measured roofline")
         self.document_provider = document_provider
-        self.controller = ProfileController(self)
+        self.controller = JobController(self)
         self.result = None  # core.profiling.ProfileResult of the last run
         self.config = None
         self._live = None  # what the batch table needs while a run goes on
@@ -384,7 +384,7 @@ class ProfilingPanel(QWidget):
         self.progress.setFormat("loading the model…")
         self.set_status(f"Loading {spec}…")
 
-        def make_events(should_stop):
+        def make_events(should_stop, _should_pause):  # a profile does not pause
             return profile_events(spec, network, shape, config, should_stop)
         started = self.controller.start(make_events)
         self._update_buttons(started)

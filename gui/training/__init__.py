@@ -1,7 +1,7 @@
-"""The Training workspace: a QThread worker over core.training.trainer, live plots, the
-panel. Imports core and gui.widgets, never another workspace."""
+"""The Training workspace: the panel running core.training.trainer in gui.widgets.worker's
+QThread worker, live plots, results and exports. Imports core and gui.widgets, never
+another workspace."""
 
 from gui.training.panel import TrainingPanel
-from gui.training.worker import TrainingController, TrainingWorker
 
-__all__ = ["TrainingController", "TrainingPanel", "TrainingWorker"]
+__all__ = ["TrainingPanel"]

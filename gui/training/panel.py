@@ -32,8 +32,9 @@ from gui.training.experiments import ExperimentsView
 from gui.training.exports import TrainingExports
 from gui.training.gallery import MisclassifiedGallery
 from gui.training.history import HistoryTable
+from gui.training.past_runs import PastRunsView
 from gui.training.plots import TrainingPlotsWidget
-from gui.training.worker import JOIN_TIMEOUT_MS, TrainingController
+from gui.widgets.worker import JOIN_TIMEOUT_MS, JobController
 
 PRESETS = ("lenet5", "lenet5-ds", "lenet5-classic", "mlp", "cnn")
 CURRENT_DESIGN = "current design"
@@ -71,7 +72,9 @@ def run_events(network, folder: str, config, should_stop, should_pause):
     data = load_mnist(folder or None)
     if should_stop():
         return
-    for event in train(network, data, config, should_stop, should_pause):
+    events = train(network, data, config, should_stop, should_pause)
+    recorder = store_recorder(network.name, config)
+    for event in recorder.wrap(events) if recorder is not None else events:
         yield event
         if isinstance(event, Finished):
             result = event.result
@@ -81,6 +84,25 @@ def run_events(network, folder: str, config, should_stop, should_pause):
         elif isinstance(event, (Stopped, Failed)):
             yield RunReport(event.result.status,
                             event.result.summary(time_inference=False), event.result.model)
+
+
+def open_run_store():
+    """The run store ($MLSYS_RUN_STORE or the user's data folder), or None when it cannot
+    be opened: runs still train, they are just not kept."""
+    from core.training.run_store import RunStore, RunStoreError
+    try:
+        store = RunStore()
+        store.mark_interrupted()
+    except RunStoreError:
+        return None
+    return store
+
+
+def store_recorder(model: str, config):
+    """A recorder of one run into the run store, or None without a store."""
+    from core.training.run_store import TrainingRecorder
+    store = open_run_store()
+    return None if store is None else TrainingRecorder(store, model, config.as_dict())
 
 
 def warm_up_torch() -> None:
@@ -112,7 +134,8 @@ def experiment_events(network, folder: str, sweep, config, images, should_stop,
     data = training_subset(load_mnist(folder or None), images)
     if should_stop():
         return
-    yield from run_experiment(network, data, sweep, config, should_stop, should_pause)
+    yield from run_experiment(network, data, sweep, config, should_stop, should_pause,
+                              store=open_run_store())
 
 
 def download_events(root: str, should_stop, should_pause):
@@ -153,8 +176,8 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.setToolTip("Train a network on MNIST and watch loss and accuracy live")
         self.document_provider = document_provider
-        self.controller = TrainingController(self)
-        self.downloader = TrainingController(self)
+        self.controller = JobController(self)
+        self.downloader = JobController(self)
         self.results: dict[int, RunResults] = {}  # RunRecord.index -> model, evaluation
         self._pending: dict | None = None  # settings of the run in progress
         self._last_status = ""
@@ -313,9 +336,16 @@ class TrainingPanel(QWidget):
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         return buttons
 
+    def _show_overlays(self, _records=None) -> None:
+        """This session's ticked runs and the ticked runs of the store, on the plots."""
+        stored = list(self.past_runs._overlaid.values())
+        self.plots.set_overlays(self.history_table.checked_records() + stored)
+
     def _build_results(self) -> QWidget:
         self.history_table = HistoryTable()
-        self.history_table.sig_overlays.connect(self.plots.set_overlays)
+        self.past_runs = PastRunsView()
+        self.history_table.sig_overlays.connect(self._show_overlays)
+        self.past_runs.sig_overlays.connect(self._show_overlays)
         self.history_table.sig_selected.connect(self.show_run)
         self.confusion_table = QTableWidget(10, 10)
         self.confusion_table.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -340,6 +370,10 @@ class TrainingPanel(QWidget):
         self.experiments = ExperimentsView()
         self.experiments.sig_run.connect(self.start_experiment)
         self.results_tabs.addTab(self.experiments, "Experiments")
+        self.results_tabs.addTab(self.past_runs, "Past runs")
+        self.results_tabs.currentChanged.connect(
+            lambda _i: self.results_tabs.currentWidget() is self.past_runs
+            and self.past_runs.refresh())
         self.export_button = QToolButton()
         self.export_button.setText("Export")
         self.export_button.setPopupMode(QToolButton.InstantPopup)

@@ -25,9 +25,11 @@ CORE_ALLOWED = {
     "torchbridge": {"common", "graph"},
     "training": {"common", "graph", "torchbridge"},
     "profiling": {"common", "graph", "torchbridge"},
-    "cli": {"common", "graph", "dataflow", "pipeline", "torchbridge", "training", "profiling"},
+    "transformer": {"common", "graph", "torchbridge"},
+    "cli": {"common", "graph", "dataflow", "pipeline", "torchbridge", "training", "profiling",
+            "transformer"},
 }
-GUI_WORKSPACES = {"design", "training", "dataflow", "pipeline", "profiling"}
+GUI_WORKSPACES = {"design", "training", "dataflow", "pipeline", "profiling", "transformer"}
 
 
 def module_name(path: Path) -> str:

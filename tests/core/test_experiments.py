@@ -134,7 +134,8 @@ def test_width_scales_hidden_layers_but_not_the_class_scores():
 
 def test_width_keeps_a_reconstruction_and_depthwise_groups_consistent():
     ae = analyze(variant(load_preset("autoencoder-classifier"), "width", 2))
-    assert ae.ok and ae["dec_conv2"].output_shape == (3, 16, 16)
+    assert ae.ok and ae["dec_conv2"].output_shape == (3, 14, 14)
+    assert ae["dec_unpool2"].output_shape == ae["target"].output_shape == (3, 28, 28)
     assert ae["enc_conv2"].output_shape[0] == 128
     net = Network("dw")
     net.add_node("Input", "input", {"shape": [1, 28, 28]})
@@ -250,7 +251,7 @@ def test_plan_rejects_groups_that_no_longer_divide():
 
 def test_plan_rejects_a_network_mnist_cannot_feed():
     with pytest.raises(InputError, match="MNIST training needs"):
-        plan(load_preset("autoencoder-classifier"), Sweep("depth", (0,)), FAST)
+        plan(load_preset("autoencoder-classifier-padded"), Sweep("depth", (0,)), FAST)
 
 
 # -- run_experiment ----------------------------------------------------------------------

@@ -220,10 +220,11 @@ def test_widths_parse():
         parse_widths("10,a")
 
 
-def test_schedule_refuses_above_its_limit():
+def test_schedule_refuses_above_its_limit(monkeypatch):
+    monkeypatch.setenv("MLSYS_LIMIT_SCHEDULE_OPERATIONS", "1000")
     config = PipelineConfig((100, 100), samples=10)
-    with pytest.raises(InputError, match="limit of 1,000"):
-        build_schedule(config, limit=1_000)
+    with pytest.raises(InputError, match="limit of 1,000.*MLSYS_LIMIT_SCHEDULE_OPERATIONS"):
+        build_schedule(config)
 
 
 # -- an independent oracle: greedy stage-level simulation in plain Python --------------------

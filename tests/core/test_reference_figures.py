@@ -25,8 +25,8 @@ def test_lenet5_macs_per_layer_and_total():
 def test_lenet5_adds_without_and_with_bias():
     assert lenet(bias_adds=False).totals.add == 410_002
     conventions = lenet().totals.tool_conventions()
-    assert conventions["thop/fvcore (MACs, no bias)"] == 416_520
-    assert conventions["ptflops-aten/torchinfo (MACs + bias adds)"] == 423_038
+    assert conventions["MACs (no bias adds)"] == 416_520
+    assert conventions["MACs + bias adds"] == 423_038
 
 
 def test_lenet5_logic_ops_of_relu_and_maxpool():
@@ -87,7 +87,48 @@ def test_multi_loss_graph_says_which_loss_reaches_which_layer():
     assert set(a["enc_conv1"].losses) == {"reconstruction", "classification"}
     assert a["dec_conv1"].losses == ("reconstruction",)
     assert a["fc1"].losses == ("classification",)
-    assert a["dec_unpool2"].output_shape == (3, 32, 32)
+    assert a["dec_unpool2"].output_shape == (3, 28, 28)
+
+
+def test_autoencoder_classifier_is_built_as_specified():
+    """No padding in the first convolution, no activations in encoder and decoder, a
+    64×7×7 code, a 3×28×28 reconstruction compared with a 3×28×28 second input."""
+    net = load_preset("autoencoder-classifier")
+    a = analyze(net)
+    assert net.input_names() == ["image", "target"]
+    assert a["image"].output_shape == (3, 32, 32) and a["target"].output_shape == (3, 28, 28)
+    assert a["enc_conv1"].params["padding"] == (0, 0) and a["enc_conv1"].output_shape == (
+        16, 28, 28)
+    assert a["enc_pool2"].output_shape == (64, 7, 7)
+    assert a["flatten"].output_shape == (64 * 7 * 7,)
+    assert [a[n].output_shape[0] for n in ("fc1", "fc2", "fc3")] == [160, 84, 10]
+    assert net.nodes["reconstruction"].inputs == ["dec_unpool2", "target"]
+    encoder_decoder = [n for n in a.order if n.startswith(("enc_", "dec_"))]
+    assert {a[n].type for n in encoder_decoder} == {"Conv2d", "MaxPool2d", "MaxUnpool2d"}
+
+
+def test_each_loss_reaches_the_layers_autograd_says_it_reaches():
+    """Oracle: torch autograd on the built model, one loss at a time: the layers whose
+    parameters get a gradient from a loss are the layers the ledger lists it for."""
+    import torch
+
+    from core.torchbridge.build import build_model
+    net = load_preset("autoencoder-classifier")
+    a = analyze(net)
+    torch.manual_seed(0)
+    model = build_model(net)
+    image, target = model.example_inputs(2)
+    for loss in ("reconstruction", "classification"):
+        model.zero_grad(set_to_none=True)
+        values = model.run(image, target, labels=torch.tensor([1, 2]))
+        values[loss].backward()
+        reached = {name for name, key in model.keys.items()
+                   if any(p.grad is not None and p.grad.abs().sum() > 0
+                          for p in model.layers[key].parameters())}
+        ledger = {n for n in a.order if loss in a[n].losses and a[n].param_shapes}
+        assert reached == ledger
+    assert {n for n in a.order if a[n].param_shapes and set(a[n].losses) == {
+        "reconstruction", "classification"}} == {"enc_conv1", "enc_conv2"}
 
 
 @pytest.mark.parametrize("precision,size", [("fp32", 4), ("fp16", 2), ("bf16", 2),

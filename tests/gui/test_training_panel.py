@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from core.graph.presets import load_preset
 from gui.training import panel as panel_module
@@ -228,6 +229,49 @@ def test_automatic_threads_leave_a_core_for_the_window(qtbot, panel):
     assert f"auto ({config.threads})" == panel.threads.placeholderText()
     panel.threads.setText("3")
     assert panel.read_config().threads == 3
+
+
+def test_a_run_from_the_window_is_kept_in_the_run_store(qtbot, panel, tmp_path, monkeypatch):
+    from core.training.run_store import RunStore
+    monkeypatch.setenv("MLSYS_RUN_STORE", str(tmp_path / "runs.sqlite"))
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.controller.is_running(), timeout=120_000)
+    (run,) = RunStore(tmp_path / "runs.sqlite").list_runs()
+    record = panel.history[-1]
+    assert run.status == record.status == "finished" and run.model == "mlp"
+    stored = RunStore(tmp_path / "runs.sqlite").get(run.id)
+    assert [e["test_acc"] for e in stored.epochs] == [e["test_acc"] for e in record.epochs]
+    assert stored.batch_losses == [float(v) for v in record.batch_losses]
+
+
+def test_past_runs_lists_the_store_and_overlays_a_stored_run(qtbot, panel, tmp_path,
+                                                             monkeypatch):
+    """A run kept in the store by the command line shows up in Past runs; renaming, tags,
+    the filter and delete act on the store; ticking it draws its epochs on the plots."""
+    from core.cli.parser import main
+    from core.training.run_store import RunStore
+    path = tmp_path / "runs.sqlite"
+    monkeypatch.setenv("MLSYS_RUN_STORE", str(path))
+    assert main(["train", "mlp", "--epochs", "2", "--batch-size", "500", "--format",
+                 "json"]) == 0
+    view = panel.past_runs
+    panel.results_tabs.setCurrentWidget(view)
+    assert [r.model for r in view.runs] == ["mlp"] and view.table.rowCount() == 1
+    view.table.selectRow(0)
+    assert view.rename_selected("baseline") and view.tag_selected("course, lab2")
+    stored = RunStore(path).get(view.runs[0].id)
+    assert stored.name == "baseline" and stored.tags == ["course", "lab2"]
+    view.filter.setText("lab3")
+    assert view.table.isRowHidden(0)
+    view.filter.setText("lab2 mlp")
+    assert not view.table.isRowHidden(0)
+    view.table.item(0, 0).setCheckState(Qt.Checked)
+    (overlay,) = panel.plots.overlays
+    assert [e["test_acc"] for e in overlay.epochs] == [e["test_acc"] for e in stored.epochs]
+    assert overlay.label.endswith("baseline (stored)")
+    view.table.selectRow(0)
+    assert view.delete_selected(confirm=False)
+    assert RunStore(path).list_runs() == [] and panel.plots.overlays == []
 
 
 def test_current_design_that_cannot_train_is_said_when_chosen(shown, monkeypatch):

@@ -306,6 +306,16 @@ class LayerType:
         """(forward, backward) FLOPs as torch.utils.flop_counter counts them, at batch B."""
         return ZERO, ZERO
 
+    def torch_group_excess(self, ctx: Ctx) -> Expr:
+        """FLOPs FlopCounterMode's backward counts beyond a group-correct weight gradient
+        (grouped convolutions: it multiplies as if every input channel fed every output)."""
+        return ZERO
+
+    def torch_skipped_flops(self, ctx: Ctx, need_input_grad: bool) -> tuple[Expr, Expr]:
+        """(forward, backward) FLOPs that FlopCounterMode skips on the CPU but counts on
+        the meta device (scaled_dot_product_attention), at batch B; not in torch_flops."""
+        return ZERO, ZERO
+
     def build(self, ctx: Ctx):
         """A ``torch.nn.Module`` computing this layer (torch imported lazily)."""
         raise NotImplementedError(self.name)

@@ -85,6 +85,12 @@ def torch_conv_flops(batch: int, macs: Expr, full_weight_product: Expr,
     return fwd, bwd
 
 
+def group_excess(batch: int, macs: Expr, full_weight_product: Expr) -> Expr:
+    """What FlopCounterMode's weight gradient of a grouped convolution counts beyond the
+    2·B·MACs a per-group count gives: 2·B·(full product − MACs)."""
+    return V("2", 2) * V("B", batch) * (full_weight_product - macs.named("MACs")).bracketed()
+
+
 def cin_over_groups(cin: int, groups: int) -> Expr:
     return V("Cin", cin) if groups == 1 else V("Cin", cin) // V("g", groups)
 
@@ -159,6 +165,16 @@ class Conv2d(LayerType):
         full = V("Hout", ho) * V("Wout", wo) * V("Kh", kh) * V("Kw", kw) * V(
             "Cin", ctx.x[0]) * V("Cout", cout)
         return torch_conv_flops(ctx.batch, macs, full, need_input_grad)
+
+    def torch_group_excess(self, ctx):
+        if ctx.p["groups"] == 1:
+            return ZERO
+        cout, ho, wo = ctx.out
+        kh, kw = ctx.p["kernel"]
+        macs = self.forward(ctx, False)[0].macs
+        full = V("Hout", ho) * V("Wout", wo) * V("Kh", kh) * V("Kw", kw) * V(
+            "Cin", ctx.x[0]) * V("Cout", cout)
+        return group_excess(ctx.batch, macs, full)
 
     def build(self, ctx):
         from torch import nn
@@ -238,6 +254,15 @@ class DepthwiseSeparableConv2d(LayerType):
         f1, b1 = torch_conv_flops(ctx.batch, dw.macs, dw_full, need_input_grad)
         f2, b2 = torch_conv_flops(ctx.batch, pw.macs, pw_full, True)
         return f1 + f2, b1 + b2
+
+    def torch_group_excess(self, ctx):
+        c = ctx.x[0]
+        _, ho, wo = ctx.out
+        kh, kw = ctx.p["kernel"]
+        dw = self.forward(ctx, False)[0]
+        full = V("Hout", ho) * V("Wout", wo) * V("Kh", kh) * V("Kw", kw) * V("Cin", c) * V(
+            "Cin", c)
+        return group_excess(ctx.batch, dw.macs, full)
 
     def build(self, ctx):
         from collections import OrderedDict
@@ -354,6 +379,15 @@ class ConvTranspose2d(LayerType):
         full = V("Hin", h) * V("Win", w) * V("Kh", kh) * V("Kw", kw) * V("Cin", cin) * V(
             "Cout", ctx.out[0])
         return torch_conv_flops(ctx.batch, self._macs(ctx), full, need_input_grad)
+
+    def torch_group_excess(self, ctx):
+        if ctx.p["groups"] == 1:
+            return ZERO
+        cin, h, w = ctx.x
+        kh, kw = ctx.p["kernel"]
+        full = V("Hin", h) * V("Win", w) * V("Kh", kh) * V("Kw", kw) * V("Cin", cin) * V(
+            "Cout", ctx.out[0])
+        return group_excess(ctx.batch, self._macs(ctx), full)
 
     def build(self, ctx):
         from torch import nn

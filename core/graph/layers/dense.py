@@ -181,10 +181,18 @@ class MultiHeadAttention(LayerType):
                         minimum=1, label="heads"),
               ParamSpec("bias", "bool", True, "Biases on the four projections."),
               ParamSpec("causal", "bool", False, "Mask future positions (decoder "
-                                                 "self-attention)."))
+                                                 "self-attention)."),
+              ParamSpec("kernel", "choice", "matmul",
+                        "How scores and context are computed: 'matmul' (two explicit matrix "
+                        "products, as nn.MultiheadAttention asked for its weights) or 'sdpa' "
+                        "(one F.scaled_dot_product_attention call, as ViT's "
+                        "need_weights=False). FlopCounterMode on the CPU does not count "
+                        "'sdpa', so the torch figures leave it out.",
+                        choices=("matmul", "sdpa")))
 
     def summary(self, p):
-        return f"h={p['num_heads']}" + (" causal" if p["causal"] else "")
+        return f"h={p['num_heads']}" + (" causal" if p["causal"] else "") + (
+            " sdpa" if p["kernel"] == "sdpa" else "")
 
     def output_shape(self, ctx):
         need_rank(ctx, (2,), "a sequence (length × embedding)")
@@ -287,15 +295,31 @@ class MultiHeadAttention(LayerType):
                  linear_torch(b, ls, e, e, mem_grad, "E", "E"),
                  linear_torch(b, ls, e, e, mem_grad, "E", "E"),
                  linear_torch(b, lq, e, e, True, "E", "E")]
-        bmm = C(2) * V("B", b) * V("h", h) * lq * ls * V("d", d)
-        fwd = total(f for f, _ in flops) + C(2) * bmm
-        bwd = total(g for _, g in flops) + C(4) * bmm
+        fwd = total(f for f, _ in flops)
+        bwd = total(g for _, g in flops)
+        if ctx.p["kernel"] == "matmul":
+            s_fwd, s_bwd = self._attention_flops(ctx)
+            fwd, bwd = fwd + s_fwd, bwd + s_bwd
         return fwd, bwd
+
+    def _attention_flops(self, ctx) -> tuple[Expr, Expr]:
+        """Q·Kᵀ and A·V as FlopCounterMode counts bmm: 2 forward, 4 backward."""
+        length, source, e, h, d = self._dims(ctx)
+        bmm = C(2) * V("B", ctx.batch) * V("h", h) * V("L", length) * V("S", source) * V(
+            "d", d)
+        return C(2) * bmm, C(4) * bmm
+
+    def torch_skipped_flops(self, ctx, need_input_grad):
+        """With kernel 'sdpa': what FlopCounterMode leaves out on the CPU (it counts the
+        same on the meta device, where SDPA runs as matrix products)."""
+        if ctx.p["kernel"] != "sdpa":
+            return ZERO, ZERO
+        return self._attention_flops(ctx)
 
     def build(self, ctx):
         from core.graph.layers.torch_modules import MultiHeadAttentionModule
         return MultiHeadAttentionModule(ctx.x[1], ctx.p["num_heads"], ctx.p["bias"],
-                                        ctx.p["causal"])
+                                        ctx.p["causal"], ctx.p["kernel"])
 
 
 LAYER_TYPES = (Linear, Embedding, PositionalEmbedding, MultiHeadAttention)

@@ -84,25 +84,70 @@ class Sigmoid(Elementwise):
 
 class GELU(Elementwise):
     name = "GELU"
-    doc = "x·Φ(x) = 0.5·x·(1 + erf(x/√2)): 3 mul, 1 add, 1 erf per element."
-    fwd = {"mul": 3, "add": 1, "special": 1}
-    bwd = {"mul": 5, "add": 2}
-    note = "backward g·(Φ(x) + x·φ(x)) with erf and exp reused from forward"
+    doc = ("x·Φ(x) = 0.5·x·(1 + erf(x/√2)): 3 mul, 1 add, 1 erf per element; the tanh form "
+           "0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): 6 mul, 2 add, 1 tanh.")
+    params = (ParamSpec("approximate", "choice", "none", "'none': the exact erf form; "
+                                                         "'tanh': the tanh approximation.",
+                        choices=("none", "tanh")),)
+    FORMS = {"none": ({"mul": 3, "add": 1, "special": 1}, {"mul": 5, "add": 2},
+                      "backward g·(Φ(x) + x·φ(x)) with erf and exp reused from forward"),
+             "tanh": ({"mul": 6, "add": 2, "special": 1}, {"mul": 9, "add": 4},
+                      "x² and x³ by 2 mul; backward differentiates the tanh form with tanh "
+                      "reused from forward")}
+
+    def summary(self, p):
+        return "tanh" if p["approximate"] == "tanh" else ""
+
+    def forward(self, ctx, bias_adds):
+        fwd, _, note = self.FORMS[ctx.p["approximate"]]
+        n = elements(ctx.out)
+        return [OpPart(output_shape=ctx.out, notes=note,
+                       **{k: n * C(v) for k, v in fwd.items()})]
+
+    def backward(self, ctx, need_input_grad, bias_adds):
+        if not need_input_grad:
+            return Backward()
+        _, bwd, _ = self.FORMS[ctx.p["approximate"]]
+        n = V("B", ctx.batch) * elements(ctx.out)
+        return Backward(input_grad=GradCount(**{k: n * C(v) for k, v in bwd.items()}))
 
     def build(self, ctx):
         from torch import nn
-        return nn.GELU()
+        return nn.GELU(approximate=ctx.p["approximate"])
+
+
+def _vectors(ctx, dim_index: int):
+    """(vectors, n): how many vectors of length n a reduction over one dim sees."""
+    n = ctx.out[dim_index] if ctx.out else 1
+    return V("vectors", numel(ctx.out) // n), V("n", n)
 
 
 class Softmax(LayerType):
     name = "Softmax"
     category = "Activation"
-    doc = "Normalised exponentials over the last dimension: n exp, n − 1 adds, n divisions."
+    doc = ("Normalised exponentials over one dim (the last by default): n exp, n − 1 adds, "
+           "n divisions per vector of n.")
+    params = (ParamSpec("dim", "int", -1, "Dim to normalise over: −1 the last, or as torch "
+                                          "numbers it (1 = first after the batch).",
+                        minimum=-4, maximum=4),)
+
+    def summary(self, p):
+        return "" if p["dim"] == -1 else f"dim {p['dim']}"
+
+    def _index(self, ctx) -> int:
+        dim, rank = ctx.p["dim"], len(ctx.x)
+        if dim == 0 or not -rank <= dim <= rank:
+            raise ctx.error("dim", f"dim {dim} is not a dim of a {shape_text(ctx.x)} sample "
+                                   f"(use 1 to {rank}, or −1 to −{rank}; 0 is the batch)")
+        return dim - 1 if dim > 0 else rank + dim
+
+    def output_shape(self, ctx):
+        if ctx.x:
+            self._index(ctx)
+        return ctx.x
 
     def forward(self, ctx, bias_adds):
-        n = ctx.out[-1] if ctx.out else 1
-        vectors = V("vectors", numel(ctx.out) // n)
-        nn = V("n", n)
+        vectors, nn = _vectors(ctx, self._index(ctx) if ctx.x else 0)
         return [OpPart(output_shape=ctx.out, special=vectors * nn,
                        add=vectors * (nn - ONE).bracketed(), mul=vectors * nn,
                        notes="divisions counted as mul; the max subtracted for stability "
@@ -111,15 +156,14 @@ class Softmax(LayerType):
     def backward(self, ctx, need_input_grad, bias_adds):
         if not need_input_grad:
             return Backward()
-        n = ctx.out[-1] if ctx.out else 1
-        vectors = V("B", ctx.batch) * V("vectors", numel(ctx.out) // n)
-        nn = V("n", n)
+        vectors, nn = _vectors(ctx, self._index(ctx) if ctx.x else 0)
+        vectors = V("B", ctx.batch) * vectors
         return Backward(input_grad=GradCount(mul=vectors * C(2) * nn,
                                              add=vectors * (C(2) * nn - ONE).bracketed()))
 
     def build(self, ctx):
         from torch import nn
-        return nn.Softmax(dim=-1)
+        return nn.Softmax(dim=ctx.p["dim"])
 
 
 class Dropout(LayerType):
@@ -190,16 +234,32 @@ class BatchNorm2d(LayerType):
 class LayerNorm(LayerType):
     name = "LayerNorm"
     category = "Normalization"
-    doc = "Normalises each vector over its last dimension, then scales and shifts."
+    doc = ("Normalises each vector over its last dim (or its last k dims together), then "
+           "scales and shifts.")
     params = (ParamSpec("eps", "float", 1e-5, "Added to the variance.", minimum=0.0),
-              ParamSpec("affine", "bool", True, "Learn a scale and shift per feature."))
+              ParamSpec("affine", "bool", True, "Learn a scale and shift per feature."),
+              ParamSpec("dims", "int", 1, "How many trailing dims are normalised together.",
+                        minimum=1, maximum=4))
+
+    def summary(self, p):
+        return f"last {p['dims']} dims" if p["dims"] > 1 else ""
+
+    def output_shape(self, ctx):
+        if ctx.p["dims"] > len(ctx.x):
+            raise ctx.error("dims", f"{ctx.p['dims']} dims do not exist in a "
+                                    f"{shape_text(ctx.x)} sample")
+        return ctx.x
+
+    def _normalized(self, ctx) -> tuple:
+        return tuple(ctx.x[-ctx.p["dims"]:])
 
     def param_shapes(self, ctx):
-        n = ctx.x[-1]
-        return {"weight": (n,), "bias": (n,)} if ctx.p["affine"] else {}
+        shape = self._normalized(ctx)
+        return {"weight": shape, "bias": shape} if ctx.p["affine"] else {}
 
     def forward(self, ctx, bias_adds):
-        n = ctx.out[-1]
+        shape = self._normalized(ctx)
+        n = numel(shape)
         vectors = V("vectors", numel(ctx.out) // n)
         nn = V("n", n)
         if ctx.p["affine"]:
@@ -208,13 +268,13 @@ class LayerNorm(LayerType):
             add, mul = C(3) * nn - ONE, C(2) * nn + C(2)
         return [OpPart(output_shape=ctx.out, add=vectors * add.bracketed(),
                        mul=vectors * mul.bracketed(), special=vectors,
-                       weight_shape=(n,) if ctx.p["affine"] else None,
-                       bias_shape=(n,) if ctx.p["affine"] else None,
+                       weight_shape=shape if ctx.p["affine"] else None,
+                       bias_shape=shape if ctx.p["affine"] else None,
                        notes="per vector of n: mean, centre, variance, + eps, 1/√, scale"
                              + (", affine" if ctx.p["affine"] else ""))]
 
     def backward(self, ctx, need_input_grad, bias_adds):
-        n = ctx.out[-1]
+        n = numel(self._normalized(ctx))
         rows = V("B", ctx.batch) * V("vectors", numel(ctx.out) // n)
         nn = V("n", n)
         weight = bias = GradCount()
@@ -229,7 +289,8 @@ class LayerNorm(LayerType):
 
     def build(self, ctx):
         from torch import nn
-        return nn.LayerNorm(ctx.x[-1], eps=ctx.p["eps"], elementwise_affine=ctx.p["affine"])
+        return nn.LayerNorm(self._normalized(ctx), eps=ctx.p["eps"],
+                            elementwise_affine=ctx.p["affine"])
 
 
 class Flatten(LayerType):

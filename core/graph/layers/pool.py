@@ -214,4 +214,37 @@ class MaxUnpool2d(LayerType):
         return TopLeftUnpool(p["kernel"], p["stride"], p["padding"], ctx.out[1:])
 
 
-LAYER_TYPES = (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, MaxUnpool2d)
+class AdaptiveMaxPool2d(LayerType):
+    name = "AdaptiveMaxPool2d"
+    category = "Pooling"
+    doc = "Max pooling to a fixed output size (windows chosen as PyTorch does)."
+    params = (ParamSpec("output_size", "pair", 1, "Output height, width.", minimum=1,
+                        label="output size"),)
+
+    def summary(self, p):
+        return f"→{pair_text(p['output_size'])}"
+
+    def output_shape(self, ctx):
+        need_rank(ctx, (3,), "a C×H×W input")
+        return (ctx.x[0],) + tuple(ctx.p["output_size"])
+
+    def forward(self, ctx, bias_adds):
+        c, h, w = ctx.x
+        _, ho, wo = ctx.out
+        sum_h, sum_w = adaptive_window_total(h, ho), adaptive_window_total(w, wo)
+        logic = V("C", c) * (V("Σwin_h", sum_h) * V("Σwin_w", sum_w)
+                             - V("Hout", ho) * V("Wout", wo)).bracketed()
+        return [OpPart(logic=logic, output_shape=ctx.out,
+                       notes="window − 1 comparisons per output; Σwin_h, Σwin_w: the "
+                             "window lengths summed over the outputs")]
+
+    def backward(self, ctx, need_input_grad, bias_adds):
+        return Backward(notes="routes each output gradient to its window's maximum: data "
+                              "movement, no arithmetic")
+
+    def build(self, ctx):
+        from torch import nn
+        return nn.AdaptiveMaxPool2d(ctx.p["output_size"])
+
+
+LAYER_TYPES = (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, MaxUnpool2d)

@@ -25,7 +25,7 @@ def _is_batch(event) -> bool:
     return type(event).__name__ == "BatchEvent"  # no core import needed here
 
 
-class TrainingWorker(QObject):
+class GeneratorWorker(QObject):
     """Lives in a QThread; ``run`` drives the generator to its end."""
 
     sig_event = Signal(object)  # one non-batch event
@@ -83,7 +83,7 @@ class TrainingWorker(QObject):
             self.sig_finished.emit(last)
 
 
-class TrainingController(QObject):
+class JobController(QObject):
     """Owns at most one worker thread: start, pause, stop, join. Re-emits the worker's
     signals in the GUI thread, so views connect here once and never to a worker."""
 
@@ -96,7 +96,7 @@ class TrainingController(QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._thread: QThread | None = None
-        self._worker: TrainingWorker | None = None
+        self._worker: GeneratorWorker | None = None
 
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.isRunning()
@@ -112,8 +112,8 @@ class TrainingController(QObject):
                 return False
             self._release()
         thread = QThread()
-        thread.setObjectName("training")
-        worker = TrainingWorker(make_events)
+        thread.setObjectName(self.objectName() or "job")
+        worker = GeneratorWorker(make_events)
         worker.moveToThread(thread)
         # Worker → controller: queued (different threads), delivered in order.
         worker.sig_event.connect(self._on_event)

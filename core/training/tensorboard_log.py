@@ -1,0 +1,66 @@
+"""TensorBoard logs of a training run: the trainer's events written as scalars with
+``torch.utils.tensorboard``, so runs open in TensorBoard as users expect (batch loss by
+global step; train and test loss and accuracy by epoch). Needs the ``tensorboard``
+package (the ``tensorboard`` extra)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Iterator
+
+from core.common.errors import InputError, printable
+
+
+def tensorboard_missing() -> bool:
+    return importlib.util.find_spec("tensorboard") is None
+
+
+class TensorBoardRecorder:
+    """Writes a run's scalars under ``logdir/run_name`` as its events pass."""
+
+    def __init__(self, logdir: str | Path, run_name: str):
+        if tensorboard_missing():
+            raise InputError("--tensorboard needs the tensorboard package: install with "
+                             "`pip install tensorboard` (or the project's [tensorboard] extra)")
+        self.folder = Path(logdir) / run_name
+        self._writer = None
+
+    def wrap(self, events: Iterator) -> Iterator:
+        try:
+            for event in events:
+                self.record(event)
+                yield event
+        finally:
+            self.close()
+
+    def record(self, event) -> None:
+        name = type(event).__name__
+        if name == "Started":
+            self._open()
+        elif self._writer is None:
+            return
+        elif name == "BatchEvent":
+            step = (event.epoch - 1) * event.steps_per_epoch + event.step
+            self._writer.add_scalar("batch/loss", event.loss, step)
+            self._writer.add_scalar("batch/accuracy", event.acc, step)
+        elif name == "EpochEvent":
+            for tag, value in (("loss/train", event.train_loss), ("loss/test", event.test_loss),
+                               ("accuracy/train", event.train_acc),
+                               ("accuracy/test", event.test_acc)):
+                self._writer.add_scalar(tag, value, event.epoch)
+            self._writer.flush()
+
+    def _open(self) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot write TensorBoard logs to {printable(str(self.folder))}: "
+                             f"{exc.strerror or exc}") from None
+        self._writer = SummaryWriter(str(self.folder))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
