@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRect, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QHBoxLayout,
                                QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem,
                                QToolButton, QVBoxLayout, QWidget)
@@ -17,6 +17,7 @@ from core.pipeline import KINDS
 from core.pipeline.report import layers_table, summary_table
 
 from gui.pipeline.views import KIND_COLORS
+from gui.widgets.files import export_widget
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 
 CYCLE_COLORS = ("#74c0fc", "#1864ab")  # one sample, whole stream
@@ -201,26 +202,8 @@ class ComparisonWidget(QWidget):
 
 
 def save_widget_image(widget: QWidget, path: str) -> None:
-    """A widget as PNG (pixels) or SVG (vectors) by the path's suffix; no suffix means PNG.
-    Raises OSError naming the file when it cannot be written."""
-    if path.lower().endswith(".svg"):
-        from PySide6.QtGui import QPainter
-        from PySide6.QtSvg import QSvgGenerator
-        size = widget.size()
-        generator = QSvgGenerator()
-        generator.setFileName(path)
-        generator.setSize(size)
-        generator.setViewBox(QRect(0, 0, size.width(), size.height()))
-        generator.setTitle("MLSys Studio pipeline")
-        painter = QPainter()
-        if not painter.begin(generator):
-            raise OSError(f"cannot write SVG {path}")
-        try:
-            widget.render(painter, QPoint(0, 0))
-        finally:
-            painter.end()
-        return
-    if not path.lower().endswith(".png"):
+    """A widget as PNG or SVG by the path's suffix; no suffix means PNG. Raises OSError
+    naming the file when it cannot be written."""
+    if not path.lower().endswith((".svg", ".png")):
         path += ".png"
-    if not widget.grab().save(path, "PNG"):
-        raise OSError(f"cannot write image {path}")
+    export_widget(widget, path, "MLSys Studio pipeline")

@@ -135,7 +135,6 @@ class GanttWidget(QWidget):
         if frames is None:
             self.mode = ""
             return
-        axis = self.plot.getAxis("left")
         if frames.detailed:
             self.mode = "detailed"
             rows, ticks = frames.unit_rows()

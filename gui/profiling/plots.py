@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QRect, Signal
-from PySide6.QtGui import QPainter
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+from gui.widgets.files import export_widget
 
 LATENCY_COLOR = (31, 119, 180)
 THROUGHPUT_COLOR = (44, 160, 44)
@@ -54,28 +55,6 @@ def styled_plot(title: str, x_label: str, y_label: str, log_axes: bool = False
         plot.getAxis(axis).setTextPen("k")
         plot.getAxis(axis).enableAutoSIPrefix(False)
     return plot
-
-
-def save_widget_image(widget: QWidget, path: str, title: str) -> None:
-    """``widget`` as PNG or SVG by the suffix; OSError naming the file if it fails."""
-    if not path.lower().endswith(".svg"):
-        if not widget.grab().save(path):
-            raise OSError(f"cannot write image {path}")
-        return
-    from PySide6.QtSvg import QSvgGenerator
-    size = widget.size()
-    generator = QSvgGenerator()
-    generator.setFileName(path)
-    generator.setSize(size)
-    generator.setViewBox(QRect(0, 0, size.width(), size.height()))
-    generator.setTitle(title)
-    painter = QPainter()
-    if not painter.begin(generator):
-        raise OSError(f"cannot write SVG {path}")
-    try:
-        widget.render(painter, QPoint(0, 0))
-    finally:
-        painter.end()
 
 
 class BatchPlots(QWidget):
@@ -146,7 +125,7 @@ class BatchPlots(QWidget):
         self._set_batch_ticks()
 
     def export_image(self, path: str) -> None:
-        save_widget_image(self, path, "MLSys Studio latency and throughput")
+        export_widget(self, path, "MLSys Studio latency and throughput")
 
 
 class RooflinePlot(QWidget):
@@ -295,4 +274,4 @@ class RooflinePlot(QWidget):
 
     def export_image(self, path: str) -> None:
         self.hide_label()
-        save_widget_image(self, path, "MLSys Studio roofline")
+        export_widget(self, path, "MLSys Studio roofline")

@@ -14,8 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from core.common.files import write_with
-from gui.widgets.files import save_image
+from gui.widgets.files import export_widget
 from gui.widgets.plots import plain_axes
 
 REFRESH_HZ = 5  # each repaint costs the GUI thread ~10-20 ms (and the trainer the GIL)
@@ -334,28 +333,4 @@ class TrainingPlotsWidget(QWidget):
         self.refresh()
         for hover in self.hovers:
             hover.hide()
-        if path.lower().endswith(".svg"):
-            self._export_svg(path)
-        else:
-            save_image(self.plot_area.grab(), path)
-
-    def _export_svg(self, path: str) -> None:
-        write_with(path, lambda tmp: self._write_svg(str(tmp), path))
-
-    def _write_svg(self, tmp: str, path: str) -> None:
-        from PySide6.QtCore import QPoint, QRect
-        from PySide6.QtGui import QPainter
-        from PySide6.QtSvg import QSvgGenerator
-        size = self.plot_area.size()
-        generator = QSvgGenerator()
-        generator.setFileName(tmp)
-        generator.setSize(size)
-        generator.setViewBox(QRect(0, 0, size.width(), size.height()))
-        generator.setTitle("MLSys Studio training plots")
-        painter = QPainter()
-        if not painter.begin(generator):
-            raise OSError(f"cannot write SVG {path}")
-        try:
-            self.plot_area.render(painter, QPoint(0, 0))
-        finally:
-            painter.end()
+        export_widget(self.plot_area, path, "MLSys Studio training plots")

@@ -211,7 +211,7 @@ class DemoTab(QWidget):
         self.eval_curve.setData(self.eval_steps, self.eval_acc)
 
     def export_plots(self, path: str | None = None) -> str | None:
-        from gui.transformer.images import export_widget
+        from gui.widgets.files import export_widget
         if path is None:
             path, chosen = QFileDialog.getSaveFileName(
                 self, "Export demo plots", str(Path.home() / "transformer_demo.png"),

@@ -283,7 +283,7 @@ class BlockDiagram(QGraphicsView):
 
     def export_image(self, path: str) -> None:
         """The whole scene as PNG or SVG (by suffix); OSError naming the file on failure."""
-        from gui.transformer.images import render_to_file
+        from gui.widgets.files import render_to_file
         rect = self.scene_.sceneRect()
         render_to_file(path, rect.size().toSize(),
                        lambda painter, target: self.scene_.render(painter, target, rect),

@@ -145,5 +145,5 @@ class LedgerPlots(QWidget):
             plot.getAxis("bottom").setTicks([ticks, []] if on else None)
 
     def export_image(self, path: str) -> None:
-        from gui.transformer.images import export_widget
+        from gui.widgets.files import export_widget
         export_widget(self.plot_area, path, "MLSys Studio transformer plots")

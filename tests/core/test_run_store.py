@@ -18,12 +18,13 @@ import pytest
 
 from core.cli.parser import main
 from core.graph.presets import load_preset
-from core.training.data import MnistData, load_sample
+from core.training.data import SAMPLE_DIR, MnistData, load_sample
 from core.training.run_store import (SCHEMA_VERSION, RunStore, RunStoreError,
                                      TrainingRecorder)
 from core.training.trainer import BatchEvent, EpochEvent, TrainConfig, run_to_end, train
 
 ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ["--data", str(SAMPLE_DIR)]  # the bundled 3,000/1,000 images, also where CI has MNIST
 
 
 def small_sample(images: int = 300) -> MnistData:
@@ -53,7 +54,7 @@ def test_a_recorded_run_equals_the_events_it_came_from(tmp_path):
 KILLED = textwrap.dedent("""
     import sys
     from core.graph.presets import load_preset
-    from core.training.data import MnistData, load_sample
+    from core.training.data import SAMPLE_DIR, MnistData, load_sample
     from core.training.run_store import RunStore, TrainingRecorder
     from core.training.trainer import EpochEvent, TrainConfig, train
     data = load_sample()
@@ -146,7 +147,7 @@ def test_rename_tag_and_delete_cascade(tmp_path):
 def test_runs_command(tmp_path, capsys):
     path = tmp_path / "runs.sqlite"
     assert main(["train", "mlp", "--epochs", "1", "--batch-size", "500", "--store", str(path),
-                 "--format", "json"]) == 0
+                 "--format", "json"] + SAMPLE) == 0
     trained = json.loads(capsys.readouterr().out)
     assert main(["runs", "list", "--store", str(path), "--format", "json"]) == 0
     (listed,) = json.loads(capsys.readouterr().out)
@@ -166,7 +167,7 @@ def test_runs_command(tmp_path, capsys):
 def test_train_records_by_default_and_not_with_no_store(tmp_path, capsys, monkeypatch):
     path = tmp_path / "default.sqlite"
     monkeypatch.setenv("MLSYS_RUN_STORE", str(path))
-    base = ["train", "mlp", "--epochs", "1", "--batch-size", "500", "--format", "json"]
+    base = ["train", "mlp", "--epochs", "1", "--batch-size", "500", "--format", "json"] + SAMPLE
     assert main(base) == 0 and main(base + ["--no-store"]) == 0
     capsys.readouterr()
     assert len(RunStore(path).list_runs()) == 1
@@ -177,7 +178,7 @@ def test_tensorboard_logs_hold_the_runs_figures(tmp_path, capsys):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     assert main(["train", "mlp", "--epochs", "2", "--batch-size", "500", "--no-store",
-                 "--tensorboard", str(tmp_path), "--format", "json"]) == 0
+                 "--tensorboard", str(tmp_path), "--format", "json"] + SAMPLE) == 0
     epochs = json.loads(capsys.readouterr().out)["epochs"]
     (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("mlp-")]
     logs = EventAccumulator(str(folder))
@@ -192,7 +193,7 @@ def test_tensorboard_logs_hold_the_runs_figures(tmp_path, capsys):
 def test_sweep_points_are_recorded(tmp_path, capsys):
     path = tmp_path / "runs.sqlite"
     assert main(["experiment", "mlp", "--sweep", "batch_size=500,1000", "--epochs", "1",
-                 "--store", str(path), "--format", "json"]) == 0
+                 "--store", str(path), "--format", "json"] + SAMPLE) == 0
     rows = json.loads(capsys.readouterr().out)
     runs = RunStore(path).list_runs(kind="sweep")
     assert [r.settings["value"] for r in runs] == [500, 1000]

@@ -252,8 +252,9 @@ def test_past_runs_lists_the_store_and_overlays_a_stored_run(qtbot, panel, tmp_p
     from core.training.run_store import RunStore
     path = tmp_path / "runs.sqlite"
     monkeypatch.setenv("MLSYS_RUN_STORE", str(path))
-    assert main(["train", "mlp", "--epochs", "2", "--batch-size", "500", "--format",
-                 "json"]) == 0
+    from core.training.data import SAMPLE_DIR
+    assert main(["train", "mlp", "--epochs", "2", "--batch-size", "500", "--format", "json",
+                 "--data", str(SAMPLE_DIR)]) == 0
     view = panel.past_runs
     panel.results_tabs.setCurrentWidget(view)
     assert [r.model for r in view.runs] == ["mlp"] and view.table.rowCount() == 1
