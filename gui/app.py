@@ -16,11 +16,40 @@ def make_app():
     return app
 
 
+XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0"}  # Qt 6.5+ needs it for a window on X11
+
+
+def missing_window_libraries(platform: str | None = None, find=None) -> list[str]:
+    """Debian/Ubuntu packages a real X11 window needs and this machine lacks (empty on
+    other platforms, offscreen rendering, or when all are there)."""
+    import os
+    if find is None:
+        from ctypes.util import find_library as find
+    platform = os.environ.get("QT_QPA_PLATFORM", "") if platform is None else platform
+    if not sys.platform.startswith("linux") or platform not in ("", "xcb"):
+        return []
+    if platform == "" and not os.environ.get("DISPLAY") and os.environ.get("WAYLAND_DISPLAY"):
+        return []  # Qt picks Wayland there
+    return [package for library, package in XCB_LIBRARIES.items() if not find(library)]
+
+
+def check_window_libraries() -> None:
+    """One clear line instead of Qt's abort ("could not load the Qt platform plugin")."""
+    from core.common.errors import MlsysError
+    missing = missing_window_libraries()
+    if missing:
+        raise MlsysError(f"the window needs {', '.join(missing)}, which is not installed; "
+                         f"install it with: sudo apt-get install -y {' '.join(missing)} "
+                         f"(or run with QT_QPA_PLATFORM=offscreen for --screenshot)")
+
+
 def run_app(args) -> int:
     """Open the main window (or, with --screenshot, render it to a PNG and exit)."""
     if getattr(args, "screenshot", None):
         return screenshot(args.screenshot, getattr(args, "preset", None),
-                          getattr(args, "workspace", None))
+                          getattr(args, "workspace", None),
+                          parse_size(getattr(args, "size", None) or "1500x950"))
+    check_window_libraries()
     from PySide6.QtCore import QSettings
 
     from gui.main_window import MainWindow
@@ -36,6 +65,24 @@ def run_app(args) -> int:
     window.show()
     window.offer_recovery()
     return app.exec()
+
+
+SIZE_RANGE = (320, 7680)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1280x720"`` → (1280, 720); anything else is an InputError naming --size."""
+    from core.common.errors import InputError
+    parts = text.lower().replace("×", "x").split("x")
+    low, high = SIZE_RANGE
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        width = height = None
+    if width is None or not (low <= width <= high and low <= height <= high):
+        raise InputError(f"--size must be WIDTHxHEIGHT with each {low}..{high}, e.g. 1280x720 "
+                         f"(got {text!r})")
+    return width, height
 
 
 def screenshot(path: str, preset: str | None = None, workspace: str | None = None,
@@ -68,7 +115,7 @@ def _screenshot(path: str, preset: str | None, workspace: str | None, size, fold
         if workspace.lower() not in names:
             raise InputError(f"workspace {workspace!r} is not one of {', '.join(WORKSPACES)}")
         window.workspace_bar.setCurrentIndex(names.index(workspace.lower()))
-    window.resize(*size)
+    window.setFixedSize(*size)  # exactly the requested size, whatever a page would like
     window.show()
     for _ in range(5):
         app.processEvents()

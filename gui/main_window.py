@@ -9,8 +9,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow,
-                               QMessageBox, QStackedWidget, QTabBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QInputDialog, QLabel,
+                               QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QTabBar,
+                               QVBoxLayout, QWidget)
 
 from core.graph import io
 from core.common.errors import MlsysError, printable
@@ -22,14 +23,21 @@ from gui.design.canvas import CanvasView
 from gui.design.document import Document
 from gui.design.palette import PaletteWidget
 from gui.design.properties import PropertyPanel
+from gui.design.search import NodeSearch
 from gui.recovery import RecoveryStore
 from gui.widgets.files import save_image, write_atomic
 
 WORKSPACES = ("Design", "Training", "Dataflow", "Pipeline", "Profiling", "Transformer")
 AUTOSAVE_MS = 30_000
+READABLE_SCALE = 0.75  # a jump to a node zooms in to at least this scale
 MAX_RECENT = 10
 FILE_FILTER = "MLSys Studio designs (*.json);;All files (*)"
 _INSTANCES = itertools.count(1)  # windows of this process, for their recovery files
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 layer``, ``2 layers``, ``1,234 layers``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 class MainWindow(QMainWindow):
@@ -41,6 +49,7 @@ class MainWindow(QMainWindow):
         self.layer_palette = PaletteWidget()
         self.properties = PropertyPanel(self.document)
         self.analysis_panel = AnalysisPanel(self.document)
+        self.search = NodeSearch(self.document)
         self._build_central()
         self._build_docks()
         self._build_actions()
@@ -73,6 +82,7 @@ class MainWindow(QMainWindow):
         self.workspace_bar.setTabToolTip(0, "Build a network and analyse it")
         self.workspaces = QStackedWidget()
         self.workspace_pages: dict[str, QWidget] = {"Design": self.canvas}
+        self._holders: dict[str, QWidget] = {}  # name -> the scroll area around its page
         self.workspaces.addWidget(self.canvas)
         holder = QWidget()
         layout = QVBoxLayout(holder)
@@ -86,67 +96,77 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status)
 
     def _add_workspaces(self) -> None:
+        """Every workspace but Design is built the first time it is shown (start-up time:
+        DESIGN.md convention 8); until then its tab only carries its description."""
+        self.training_panel = self.dataflow_panel = None
+        self.pipeline_panel = self.profiling_panel = self.transformer_panel = None
+        self._builders = {
+            "Training": (self._build_training, "Train a network on MNIST and watch loss and "
+                                               "accuracy live"),
+            "Dataflow": (self._build_dataflow, "Buffer-level dataflows (ws/is/os/rs) and the "
+                                               "systolic array, animated"),
+            "Pipeline": (self._build_pipeline, "Cycles of an MLP on per-neuron units and NFU "
+                                               "variants, animated as a Gantt chart"),
+            "Profiling": (self._build_profiling, "Latency and throughput against batch size, "
+                                                 "per-layer time and a measured roofline"),
+            "Transformer": (self._build_transformer, "Transformer lab: the bits that cross "
+                                                     "between the blocks of an "
+                                                     "encoder-decoder"),
+        }
+        for name, (_, tip) in self._builders.items():
+            index = WORKSPACES.index(name)
+            self.workspace_bar.setTabEnabled(index, True)
+            self.workspace_bar.setTabToolTip(index, tip)
+
+    def ensure_workspace(self, name: str):
+        """The workspace's panel, built (and put behind its tab) on first use."""
+        if name not in self.workspace_pages and name in self._builders:
+            self._builders[name][0]()
+        return self.workspace_pages.get(name)
+
+    def _build_training(self) -> None:
         from gui.training.panel import TrainingPanel
         self.training_panel = TrainingPanel(self.current_network)
         self.add_workspace("Training", self.training_panel)
-        # The Dataflow lab imports pyqtgraph and numpy-heavy code: build it on first use.
-        self.dataflow_panel = None
-        index = WORKSPACES.index("Dataflow")
-        self.workspace_bar.setTabEnabled(index, True)
-        self.workspace_bar.setTabToolTip(index, "Buffer-level dataflows (ws/is/os/rs) and the "
-                                                "systolic array, animated")
-        self.pipeline_panel = None  # built on first use, like the Dataflow lab
-        index = WORKSPACES.index("Pipeline")
-        self.workspace_bar.setTabEnabled(index, True)
-        self.workspace_bar.setTabToolTip(index, "Cycles of an MLP on per-neuron units and NFU "
-                                                "variants, animated as a Gantt chart")
-        self.profiling_panel = None  # built on first use, as the Dataflow lab
-        index = WORKSPACES.index("Profiling")
-        self.workspace_bar.setTabEnabled(index, True)
-        self.workspace_bar.setTabToolTip(index, "Latency and throughput against batch size, "
-                                                "per-layer time and a measured roofline")
-        # The Transformer lab (pyqtgraph, torch on demand) is built on first use too.
-        self.transformer_panel = None
-        index = WORKSPACES.index("Transformer")
-        self.workspace_bar.setTabEnabled(index, True)
-        self.workspace_bar.setTabToolTip(index, "Transformer lab: the bits that cross between "
-                                                "the blocks of an encoder-decoder")
+
+    def _build_dataflow(self) -> None:
+        from gui.dataflow import DataflowPanel
+        self.dataflow_panel = DataflowPanel()
+        self.dataflow_panel.sig_message.connect(self.show_message)
+        self.add_workspace("Dataflow", self.dataflow_panel)
+
+    def _build_pipeline(self) -> None:
+        from gui.pipeline import PipelinePanel
+        self.pipeline_panel = PipelinePanel(lambda: self.document.analysis)
+        self.pipeline_panel.sig_message.connect(self.show_message)
+        self.add_workspace("Pipeline", self.pipeline_panel)
+
+    def _build_profiling(self) -> None:
+        from gui.profiling import ProfilingPanel
+        self.profiling_panel = ProfilingPanel(self.current_network)
+        self.add_workspace("Profiling", self.profiling_panel)
+
+    def _build_transformer(self) -> None:
+        from gui.transformer import TransformerPanel
+        self.transformer_panel = TransformerPanel()
+        self.transformer_panel.sig_message.connect(self.show_message)
+        self.transformer_panel.sig_open_design.connect(self.open_network_in_design)
+        self.add_workspace("Transformer", self.transformer_panel)
+
+    def ensure_training_panel(self):
+        return self.ensure_workspace("Training")
 
     def ensure_dataflow_panel(self):
-        if self.dataflow_panel is None:
-            from gui.dataflow import DataflowPanel
-            self.dataflow_panel = DataflowPanel()
-            self.dataflow_panel.sig_message.connect(self.show_message)
-            self.workspace_pages["Dataflow"] = self.dataflow_panel
-            self.workspaces.addWidget(self.dataflow_panel)
-        return self.dataflow_panel
+        return self.ensure_workspace("Dataflow")
 
     def ensure_pipeline_panel(self):
-        if self.pipeline_panel is None:
-            from gui.pipeline import PipelinePanel
-            self.pipeline_panel = PipelinePanel(lambda: self.document.analysis)
-            self.pipeline_panel.sig_message.connect(self.show_message)
-            self.workspace_pages["Pipeline"] = self.pipeline_panel
-            self.workspaces.addWidget(self.pipeline_panel)
-        return self.pipeline_panel
+        return self.ensure_workspace("Pipeline")
 
     def ensure_profiling_panel(self):
-        if self.profiling_panel is None:
-            from gui.profiling import ProfilingPanel
-            self.profiling_panel = ProfilingPanel(self.current_network)
-            self.workspace_pages["Profiling"] = self.profiling_panel
-            self.workspaces.addWidget(self.profiling_panel)
-        return self.profiling_panel
+        return self.ensure_workspace("Profiling")
 
     def ensure_transformer_panel(self):
-        if self.transformer_panel is None:
-            from gui.transformer import TransformerPanel
-            self.transformer_panel = TransformerPanel()
-            self.transformer_panel.sig_message.connect(self.show_message)
-            self.transformer_panel.sig_open_design.connect(self.open_network_in_design)
-            self.workspace_pages["Transformer"] = self.transformer_panel
-            self.workspaces.addWidget(self.transformer_panel)
-        return self.transformer_panel
+        return self.ensure_workspace("Transformer")
 
     def open_network_in_design(self, network) -> None:
         """Show a network another workspace made (e.g. the Transformer lab's) in Design."""
@@ -159,33 +179,48 @@ class MainWindow(QMainWindow):
         return self.document.network
 
     def add_workspace(self, name: str, page: QWidget) -> None:
-        """Put a workspace's page behind its tab (enabling the tab)."""
+        """Put a workspace's page behind its tab (enabling the tab), inside a scroll area so
+        that no page's minimum size becomes the window's (every page fits 1280x720)."""
         index = WORKSPACES.index(name)
         self.workspace_pages[name] = page
-        self.workspaces.addWidget(page)
+        holder = QScrollArea()
+        holder.setObjectName(f"workspace_{name.lower()}")
+        holder.setWidgetResizable(True)
+        holder.setFrameShape(QFrame.NoFrame)
+        holder.setWidget(page)
+        self._holders[name] = holder
+        self.workspaces.addWidget(holder)
         self.workspace_bar.setTabEnabled(index, True)
         self.workspace_bar.setTabToolTip(index, page.toolTip() or name)
+
+    def current_page(self) -> QWidget | None:
+        """The shown workspace's panel (not the scroll area around it)."""
+        widget = self.workspaces.currentWidget()
+        return widget.widget() if isinstance(widget, QScrollArea) else widget
 
     def show_workspace(self, index: int) -> None:
         """Switch the central page; the editor's docks belong to the Design workspace."""
         name = WORKSPACES[index]
-        page = self.ensure_dataflow_panel() if name == "Dataflow" else \
-            self.ensure_pipeline_panel() if name == "Pipeline" else \
-            self.ensure_profiling_panel() if name == "Profiling" else \
-            self.ensure_transformer_panel() if name == "Transformer" else \
-            self.workspace_pages.get(name)
+        page = self.ensure_workspace(name)
         if page is None:
             return
         if self.workspace_bar.currentIndex() != index:
             self.workspace_bar.setCurrentIndex(index)
             return
         design = name == "Design"
-        if not design and self.workspaces.currentWidget() is self.canvas:
-            self._design_docks = [d for d in (self.palette_dock, self.properties_dock,
-                                              self.analysis_dock) if d.isVisible()]
-        for dock in (self.palette_dock, self.properties_dock, self.analysis_dock):
+        leaving = self.workspaces.currentWidget() is self.canvas
+        if not design and leaving:
+            self._design_docks = [d for d in self._editor_docks() if d.isVisible()]
+            self._design_centre = self.canvas.mapToScene(self.canvas.viewport().rect().center())
+        for dock in self._editor_docks():
             dock.setVisible(design and dock in getattr(self, "_design_docks", [dock]))
-        self.workspaces.setCurrentWidget(page)
+        self.workspaces.setCurrentWidget(self._holders.get(name, page))
+        centre = getattr(self, "_design_centre", None)
+        if design and not leaving and centre is not None:  # back where the user left it
+            QTimer.singleShot(0, lambda: self.canvas.centerOn(centre))
+
+    def _editor_docks(self) -> tuple:
+        return (self.palette_dock, self.properties_dock, self.analysis_dock)
 
     def _dock(self, title: str, widget, area, name: str) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -200,8 +235,35 @@ class MainWindow(QMainWindow):
                                           "properties")
         self.analysis_dock = self._dock("Analysis", self.analysis_panel,
                                         Qt.BottomDockWidgetArea, "analysis")
-        self.resizeDocks([self.palette_dock, self.properties_dock], [190, 290], Qt.Horizontal)
-        self.resizeDocks([self.analysis_dock], [300], Qt.Vertical)
+        # Readable widths whatever another workspace or a saved state asks for: the longest
+        # layer name in the palette, a property label and a field side by side.
+        metrics = self.fontMetrics()
+        self.layer_palette.setMinimumWidth(
+            metrics.horizontalAdvance(self.layer_palette.longest_name()) + 84)
+        self.properties.setMinimumWidth(metrics.horizontalAdvance("x" * 34) + 24)
+        self._default_dock_sizes()
+
+    def _default_dock_sizes(self) -> None:
+        self.resizeDocks([self.palette_dock, self.properties_dock],
+                         [max(190, self.layer_palette.minimumWidth()),
+                          max(290, self.properties.minimumWidth())], Qt.Horizontal)
+        # a third of a small window's height, so the canvas keeps the larger part
+        self.resizeDocks([self.analysis_dock], [min(300, max(180, self.height() // 3))],
+                         Qt.Vertical)
+
+    def reset_layout(self) -> None:
+        """View → Reset layout: every editor dock back in its place, shown, default sizes."""
+        for dock, area in ((self.palette_dock, Qt.LeftDockWidgetArea),
+                           (self.properties_dock, Qt.RightDockWidgetArea),
+                           (self.analysis_dock, Qt.BottomDockWidgetArea)):
+            dock.setFloating(False)
+            self.addDockWidget(area, dock)
+        self._design_docks = list(self._editor_docks())
+        design = self.workspace_bar.currentIndex() == 0
+        for dock in self._editor_docks():
+            dock.setVisible(design)
+        self._default_dock_sizes()
+        QTimer.singleShot(0, self.canvas.zoom_to_fit)
 
     def _action(self, text, slot, shortcut=None, tip="") -> QAction:
         action = QAction(text, self)
@@ -238,14 +300,25 @@ class MainWindow(QMainWindow):
         self.act_zoom_in = a("Zoom &In", lambda: self.canvas.zoom(1.2), QKeySequence.ZoomIn)
         self.act_zoom_out = a("Zoom &Out", lambda: self.canvas.zoom(1 / 1.2),
                               QKeySequence.ZoomOut)
+        self.act_find = a("&Find Layer…", self.focus_search, QKeySequence.Find,
+                          "Find a layer by name or type and jump to it")
         self.act_layout = a("&Auto Layout", self.auto_layout, "Ctrl+L",
                             "Arrange the layers top to bottom (undoable)")
+        self.act_minimap = a("&Minimap", self.canvas.minimap.set_wanted, "Ctrl+M",
+                             "The whole design in the canvas's corner; click it to move there")
+        self.act_minimap.setCheckable(True)
+        self.act_minimap.setChecked(True)
         self.act_ds = a("Convert to &Depthwise-Separable", self.convert_ds, "Ctrl+Shift+D",
                         "Replace every plain Conv2d by its depthwise + pointwise unit")
-        self.act_solver = a("Conv &Solver…", self.open_solver, "Ctrl+Shift+S",
+        self.act_solver = a("Conv &Solver…", self.open_solver, "Ctrl+Alt+S",
                             "Find kernel, stride, padding and dilation for an output size")
         self.act_compare = a("&Compare with Design…", self.compare_with_design, None,
                              "Show this design and a saved one side by side")
+        self.act_reset_layout = a("&Reset Layout", self.reset_layout, None,
+                                  "Put the Layers, Properties and Analysis docks back in "
+                                  "their places at their default sizes")
+        self.act_shortcuts = a("&Keyboard Shortcuts", self.show_shortcuts,
+                               QKeySequence.HelpContents, "Every key and mouse gesture")
         self.act_about = a("&About", self.about)
         self._set_icons()
 
@@ -255,26 +328,26 @@ class MainWindow(QMainWindow):
         for action, icon in ((self.act_new, QStyle.SP_FileIcon),
                              (self.act_open, QStyle.SP_DialogOpenButton),
                              (self.act_save, QStyle.SP_DialogSaveButton),
-                             (self.act_undo, QStyle.SP_ArrowBack),
-                             (self.act_redo, QStyle.SP_ArrowForward),
                              (self.act_delete, QStyle.SP_TrashIcon),
                              (self.act_fit, QStyle.SP_TitleBarMaxButton),
-                             (self.act_layout, QStyle.SP_BrowserReload),
                              (self.act_solver, QStyle.SP_FileDialogContentsView),
                              (self.act_about, QStyle.SP_MessageBoxInformation)):
             action.setIcon(style.standardIcon(icon))
+        from PySide6.QtGui import QPalette
+
+        from gui.widgets.icons import drawn_icon
+        colour = self.palette().color(QPalette.ButtonText)
+        for action, kind in ((self.act_undo, "undo"), (self.act_redo, "redo"),
+                             (self.act_layout, "layout")):
+            action.setIcon(drawn_icon(kind, colour))  # stock icons say play/refresh
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.act_new, self.act_open])
         self.preset_menu = file_menu.addMenu("Open &Preset")
-        for name, description in preset_descriptions():
-            action = self.preset_menu.addAction(name)
-            action.setToolTip(description)
-            action.setStatusTip(description)
-            action.triggered.connect(lambda _=False, n=name: self.open_preset(n))
-        self.preset_menu.setToolTipsVisible(True)
+        self.preset_menu.aboutToShow.connect(self.fill_preset_menu)  # reads every preset:
+        self.preset_menu.setToolTipsVisible(True)  # not at start-up
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addSeparator()
         file_menu.addActions([self.act_save, self.act_save_as])
@@ -288,8 +361,11 @@ class MainWindow(QMainWindow):
         edit.addActions([self.act_undo, self.act_redo])
         edit.addSeparator()
         edit.addActions([self.act_delete, self.act_duplicate, self.act_select_all])
+        edit.addSeparator()
+        edit.addAction(self.act_find)
         view = bar.addMenu("&View")
-        view.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_layout])
+        view.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_layout,
+                         self.act_minimap])
         view.addSeparator()
         theme = view.addMenu("&Theme")
         group = QActionGroup(self)
@@ -302,9 +378,11 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         for dock in (self.palette_dock, self.properties_dock, self.analysis_dock):
             view.addAction(dock.toggleViewAction())
+        view.addAction(self.act_reset_layout)
         tools = bar.addMenu("&Tools")
         tools.addActions([self.act_ds, self.act_solver, self.act_compare])
-        bar.addMenu("&Help").addAction(self.act_about)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.act_shortcuts, self.act_about])
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
         toolbar.setMovable(False)
@@ -313,7 +391,18 @@ class MainWindow(QMainWindow):
         toolbar.addActions([self.act_undo, self.act_redo, self.act_delete])
         toolbar.addSeparator()
         toolbar.addActions([self.act_fit, self.act_layout, self.act_solver])
+        toolbar.addSeparator()
+        toolbar.addWidget(self.search)
         self._refresh_recent_menu()
+
+    def fill_preset_menu(self) -> None:
+        if self.preset_menu.actions():
+            return
+        for name, description in preset_descriptions():
+            action = self.preset_menu.addAction(name)
+            action.setToolTip(description)
+            action.setStatusTip(description)
+            action.triggered.connect(lambda _=False, n=name: self.open_preset(n))
 
     def _wire(self) -> None:
         doc = self.document
@@ -327,6 +416,8 @@ class MainWindow(QMainWindow):
         self.layer_palette.tree.sig_activated.connect(self.append_layer)
         self.analysis_panel.layers.sig_node_selected.connect(self.select_node)
         self.analysis_panel.layers.sig_export.connect(self.export_table)
+        self.search.sig_jump.connect(self.jump_to_node)
+        self.search.sig_message.connect(self.show_message)
 
     # -- reactions ------------------------------------------------------------------------
     def on_analysis(self, analysis) -> None:
@@ -338,14 +429,16 @@ class MainWindow(QMainWindow):
             return
         errors = analysis.errors
         t = analysis.totals
-        text = (f"{len(analysis.order)} layers · {t.params:,} params · {t.macs:,} MACs · "
-                f"batch {analysis.options.batch} · {analysis.options.precision}")
+        text = (f"{plural(len(analysis.order), 'layer')} · {t.params:,} params · "
+                f"{t.macs:,} MACs · batch {analysis.options.batch} · "
+                f"{analysis.options.precision}")
         if errors:
-            text = f"{len(errors)} error(s) — " + text
+            text = f"{plural(len(errors), 'error')} — " + text
         self.status.setText(text)
         self.status.setStyleSheet("color: #d63031;" if errors else "")
 
     def on_reset(self) -> None:
+        self.analysis_panel.layers.clear_explain()  # its number was the previous file's
         self.canvas.scene_.sync()
         self.properties.show_node(None)
         QTimer.singleShot(0, self.canvas.zoom_to_fit)
@@ -368,6 +461,13 @@ class MainWindow(QMainWindow):
         pipeline = menu.addAction("Open in Pipeline lab", lambda: self.open_in_pipeline(name))
         pipeline.setEnabled(self.pipeline_chain(name) is not None)
         pipeline.setToolTip("Cycles of this chain of Linear layers on MLP hardware")
+        network = self.document.network
+        for title, names in (("Go to &producer", list(dict.fromkeys(network.nodes[name].inputs))),
+                             ("Go to &consumer", network.consumers(name))):
+            sub = menu.addMenu(title)
+            sub.setEnabled(bool(names))
+            for other in names:
+                sub.addAction(other, lambda n=other: self.jump_to_node(n))
         solver = menu.addAction("Conv solver…", self.open_solver)
         solver.setEnabled(self.document.network.nodes[name].type in (
             "Conv2d", "MaxPool2d", "AvgPool2d", "DepthwiseSeparableConv2d"))
@@ -396,7 +496,9 @@ class MainWindow(QMainWindow):
             self.show_message(f"{name} cannot be opened in the Dataflow lab (it takes a "
                               f"valid Conv2d with a square kernel, no groups or dilation)")
             return False
-        self.ensure_dataflow_panel().set_layer(**layer)
+        panel = self.ensure_dataflow_panel()
+        panel.set_layer(**layer)
+        panel.tabs.setCurrentIndex(0)  # the layer's animation, not the sub-tab left last
         self.show_workspace(WORKSPACES.index("Dataflow"))
         return True
 
@@ -442,6 +544,23 @@ class MainWindow(QMainWindow):
             item = scene.nodes.get(name)
             if item is not None:
                 self.canvas.ensureVisible(item)
+
+    def focus_search(self) -> None:
+        if self.workspace_bar.currentIndex() != 0:
+            self.show_workspace(0)
+        self.search.setFocus(Qt.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def jump_to_node(self, name: str) -> None:
+        """Select a node and bring it to the middle of the canvas, readable."""
+        item = self.canvas.scene_.nodes.get(name)
+        if item is None:
+            return
+        self.canvas.scene_.select_names([name])
+        if self.canvas.transform().m11() < READABLE_SCALE:
+            self.canvas.resetTransform()
+        self.canvas.centerOn(item.sceneBoundingRect().center())
+        self.canvas.minimap.refresh()
 
     def update_title(self, *_args) -> None:
         self.setWindowTitle(f"{self.document.display_name()}[*] — MLSys Studio")
@@ -684,14 +803,41 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(recent))
 
     def _restore_settings(self) -> None:
+        """Geometry and dock state from the last session, each checked: a state that hides
+        every editor dock, floats one off screen or does not load is replaced by the
+        default layout (so a squeezed or broken layout never outlives one session)."""
         geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
+        if geometry is None or not self.restoreGeometry(geometry) or not self._on_screen():
+            self._default_geometry()
         state = self.settings.value("window_state")
-        if state is not None:
-            self.restoreState(state)
+        if state is None:
+            self._default_dock_sizes()  # for this window's height
+        elif not (self.restoreState(state) and self._state_is_usable()):
+            self.reset_layout()
+
+    def _default_geometry(self) -> None:
+        from PySide6.QtGui import QGuiApplication
+        screen = QGuiApplication.primaryScreen()
+        available = screen.availableGeometry() if screen else None
+        width, height = 1400, 900
+        if available is not None and available.width() > 0:
+            width = min(width, available.width())
+            height = min(height, available.height())
+        self.resize(width, height)
+
+    def _on_screen(self) -> bool:
+        from PySide6.QtGui import QGuiApplication
+        frame = self.frameGeometry()
+        return any(s.availableGeometry().intersects(frame) for s in QGuiApplication.screens())
+
+    def _state_is_usable(self) -> bool:
+        from PySide6.QtGui import QGuiApplication
+        docks = self._editor_docks()
+        if all(d.isHidden() for d in docks):
+            return False
+        screens = [s.availableGeometry() for s in QGuiApplication.screens()]
+        return not any(d.isFloating() and not any(r.intersects(d.frameGeometry())
+                                                  for r in screens) for d in docks)
 
     def set_theme(self, mode: str) -> None:
         from gui.theme import apply_theme
@@ -734,6 +880,11 @@ class MainWindow(QMainWindow):
             return True
         return False
 
+    def show_shortcuts(self) -> None:
+        from gui.widgets.shortcuts import ShortcutsDialog
+        self.shortcuts_dialog = ShortcutsDialog(self.menuBar(), self)
+        self.shortcuts_dialog.show()
+
     def about(self) -> None:
         QMessageBox.about(self, "About MLSys Studio",
                           "<b>MLSys Studio</b><br>Shapes, parameters, operations and bytes of "
@@ -746,7 +897,8 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
-        self.training_panel.shutdown()  # stop and join a running training thread
+        if self.training_panel is not None:
+            self.training_panel.shutdown()  # stop and join a running training thread
         if self.dataflow_panel is not None:
             self.dataflow_panel.shutdown()
         if self.pipeline_panel is not None:
@@ -755,6 +907,8 @@ class MainWindow(QMainWindow):
             self.profiling_panel.shutdown()  # stop and join a running profile
         if self.transformer_panel is not None:
             self.transformer_panel.shutdown()
+        if self.workspace_bar.currentIndex() != 0:
+            self.show_workspace(0)  # the saved state holds the editor's docks as left there
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.autosave_timer.stop()

@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "offscreen and exit")
     parser.add_argument("--preset", help="preset to open in the app (with --screenshot too)")
     parser.add_argument("--workspace", help="workspace to show (with --screenshot)")
+    parser.add_argument("--size", metavar="WxH", help="window size for --screenshot, e.g. "
+                                                      "1280x720 (default 1500x950)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     for register in _command_groups():

@@ -70,5 +70,9 @@ SCHEDULE_OPERATIONS = Limit("schedule_operations", 20_000_000, "operations", "op
 TRAINING_BYTES = Limit("training_bytes", 8 * GiB, "bytes", "memory a model built for "
                                                            "training or profiling may take")
 
+LAYOUT_NODES = Limit("layout_nodes", 800, "nodes", "largest design the Sugiyama layout "
+                                                   "arranges; larger ones get the simple "
+                                                   "layered layout")
+
 ALL = (FILE_BYTES, CHECKPOINT_BYTES, JSON_DEPTH, NODES, DIMENSION, COUNT_WORK, SOLVER_WORK,
-       SIMULATION_BYTES, SCHEDULE_OPERATIONS, TRAINING_BYTES)
+       SIMULATION_BYTES, SCHEDULE_OPERATIONS, TRAINING_BYTES, LAYOUT_NODES)

@@ -16,6 +16,7 @@ from core.dataflow import (DATAFLOW_NAMES, DATAFLOWS, LEVEL_NAMES, LEVELS, Energ
 from core.common.tables import Table, render
 
 from gui.widgets.files import save_image, write_atomic
+from gui.widgets.plots import plain_axes
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 
 OPERAND_SERIES = (("input reads", "#1c7ed6"), ("weight reads", "#2f9e44"),
@@ -125,6 +126,7 @@ class ComparisonWidget(QWidget):
                                     "(Eyeriss's costs: DRAM 200, buffer 6, inter-PE 2, RF 1, MAC 1)")
         self.energy_plot.setLabel("left", "energy")
         for plot in (self.access_plot, self.energy_plot):
+            plain_axes(plot)
             plot.getAxis("left").setWidth(72)  # room for 7-digit labels from the first paint
         self.access_legend = self.access_plot.addLegend(offset=(-6, 6))
         self.energy_legend = self.energy_plot.addLegend(offset=(-6, 6))

@@ -306,6 +306,7 @@ class DataflowPanel(QWidget):
             "<span style='color:#5f3dc4'>■</span> shade / number = memory transfers of the element so far "
             "&nbsp; ┆ dashed = in the buffer now")
         legend.setToolTip("Colours of the grids and buffers")
+        legend.setWordWrap(True)  # one long line would set the window's minimum width
         self.coarse_note = QLabel()
         self.coarse_note.setWordWrap(True)
         self.coarse_note.setStyleSheet("color: #7048e8;")

@@ -171,6 +171,7 @@ class SystolicPanel(QWidget):
         self.util_plot = pg.PlotWidget()
         self.util_plot.setLabel("left", "busy PEs", units="%")
         self.util_plot.setLabel("bottom", "cycle")
+        self.util_plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.util_plot.showGrid(x=True, y=True, alpha=0.3)
         self.util_plot.setYRange(0, 105, padding=0)
         self.util_plot.setMouseEnabled(y=False)

@@ -366,12 +366,13 @@ class BufferWidget(QWidget):
         else:
             loaded = sum(self.moved.get(k, 0) for k in ("read", "alloc"))
             used = min(self.capacity, loaded)
-            label = ("tile-coarsened step: " + (f"{loaded:,} elements filled" if loaded else "no fill"))
+            label = "this step: " + coarse_fill_text(loaded, self.capacity)
         frac = used / max(1, self.capacity)
         filled_now = self.moved.get("read") or self.moved.get("alloc")
         p.setBrush(QColor(READ_COLOR if filled_now else "#b9a9e6"))
         p.drawRect(QRectF(bar.left(), bar.top(), bar.width() * min(1.0, frac), bar.height()))
         p.setPen(QColor(30, 30, 30))
+        label = p.fontMetrics().elidedText(label, Qt.ElideRight, int(bar.width()) - 6)
         p.drawText(bar, Qt.AlignCenter, label)
 
     def _draw_slots(self, p: QPainter, area: QRectF, slots: np.ndarray) -> None:
@@ -538,3 +539,14 @@ class CountersWidget(QWidget):
         for r in range(3):
             rows.append("\t".join(self.table.item(r, c).text() for c in range(len(self.COLUMNS))))
         return "\n".join(rows)
+
+
+def coarse_fill_text(loaded: int, capacity: int) -> str:
+    """What a tile-coarsened step put through a buffer: more than it holds means it was
+    refilled within the step (4,704 into a 200-element buffer is not "4,704 filled")."""
+    if not loaded:
+        return "no fill"
+    noun = "element" if loaded == 1 else "elements"
+    if loaded <= capacity:
+        return f"{loaded:,} {noun} filled"
+    return f"{loaded:,} {noun} in, ≈{-(-loaded // max(1, capacity)):,} fills"

@@ -39,10 +39,10 @@ class LayerTableWidget(QWidget):
         # Size columns from the first rows only: measuring every cell of ResNet-50's
         # 800 rows on each edit took most of the edit time.
         self.table.horizontalHeader().setResizeContentsPrecision(40)
-        self._sized_for = None
+        self._explained = None  # (layer, part, column key) of the cell the Explain box shows
         self.explain = QTextBrowser()
-        self.explain.setPlaceholderText("Select a cell to see its formula with the layer's "
-                                        "values.")
+        self.explain.setPlaceholderText("Select a cell: its formula with the "
+                                        "layer's values.")
         self.explain.setMinimumWidth(260)
         self._build_bar()
         splitter = QSplitter(Qt.Horizontal)
@@ -105,10 +105,10 @@ class LayerTableWidget(QWidget):
                     widget.setValue(min(max(value, widget.minimum()), widget.maximum()))
                 else:
                     widget.setCurrentText(value)
-        shape = (id(self.document.network), self.model.mode)
-        if shape != self._sized_for:  # size columns when the design or the mode changes
-            self._sized_for = shape
-            self.table.resizeColumnsToContents()
+        # Re-fit after every change: values grow with edits ("1×28…"); the header measures
+        # only the first rows (precision above), so this stays cheap on ResNet-50.
+        self.table.resizeColumnsToContents()
+        self._refresh_explain()
 
     def _current_changed(self, current, _previous) -> None:
         if not current.isValid():
@@ -116,8 +116,32 @@ class LayerTableWidget(QWidget):
         source = self.proxy.mapToSource(current)
         self.explain.setHtml(self.model.explain(source.row(), source.column()))
         ref = self.model.rows[source.row()]
+        self._explained = (ref.name, ref.part, self.model.columns[source.column()].key)
         if ref.name:
             self.sig_node_selected.emit(ref.name)
+
+    def clear_explain(self) -> None:
+        self._explained = None
+        self.explain.clear()
+
+    def _refresh_explain(self) -> None:
+        """After a new analysis, the Explain box shows the same cell's new value, or
+        nothing when that number no longer exists (layer deleted, invalid, or a new file)."""
+        explained, self._explained = getattr(self, "_explained", None), None
+        if explained is None:
+            return
+        name, part, key = explained
+        row = next((r for r, ref in enumerate(self.model.rows)
+                    if (ref.name, ref.part) == (name, part)), None)
+        column = next((c for c, col in enumerate(self.model.columns) if col.key == key), None)
+        if row is None or column is None or self.model.cell(row, column) in (None, ""):
+            self.explain.clear()
+            return
+        self._explained = explained
+        self.explain.setHtml(self.model.explain(row, column))
+        index = self.proxy.mapFromSource(self.model.index(row, column))
+        with QSignalBlocker(self.table.selectionModel()):
+            self.table.setCurrentIndex(index)
 
     def select_node(self, name: str) -> None:
         current = self.proxy.mapToSource(self.table.currentIndex())
@@ -238,7 +262,13 @@ class DSComparisonWidget(QWidget):
             self.plot = pg.PlotWidget()
             self.plot.setLabel("left", "multiplies (log10)")
             self.plot.setLabel("bottom", "layer")
-            self.plot.addLegend(offset=(-10, 10))
+            from gui.widgets.plots import plain_axes
+            plain_axes(self.plot)  # "layer (x0.001)" otherwise
+            # the key is the title, above the plot: a legend inside covered the bars, and
+            # the f(x) marks were drawn over it
+            self.plot.setTitle("<span style='color:#2e86de'>■</span> standard x &nbsp; "
+                               "<span style='color:#e67e22'>■</span> separable &nbsp; "
+                               "× f(x) = x·(1/Cout + 1/K²)", size="9pt")
             self.plot.showGrid(y=True, alpha=0.3)
             self._plot_holder.addWidget(self.plot)
         return self.plot
@@ -296,6 +326,8 @@ class DSComparisonWidget(QWidget):
         plot.plot([x + 0.2 for x in xs], pred, pen=None, symbol="x", symbolSize=12,
                   symbolBrush="k", name="f(x) = x·(1/Cout + 1/K²)")
         plot.getAxis("bottom").setTicks([[(x, s.name) for x, s in zip(xs, layers)]])
+        plot.setYRange(0, max(std + sep + pred) * 1.05, padding=0)
+        plot.setXRange(-0.7, len(layers) - 0.3, padding=0)
 
 
 class AnalysisPanel(QTabWidget):

@@ -20,12 +20,23 @@ from gui.design.mime import decode_layer_type
 
 NODE_W, NODE_H = 184.0, 62.0
 PORT_R = 5.0
+OVERVIEW_LOD = 0.35  # below this scale nodes are drawn as coloured blocks, without text
+INSERT_GAP = 34.0  # vertical space between a node and one inserted below it
 CATEGORY_COLORS = {
     "Structure": "#7f8c8d", "Convolution": "#2e86de", "Pooling": "#16a085",
     "Linear": "#8e44ad", "Activation": "#e67e22", "Normalization": "#27ae60",
     "Attention": "#c0392b", "Loss": "#d35400",
 }
 ERROR_COLOR = QColor("#d63031")
+ERROR_BRUSH = QBrush(ERROR_COLOR)
+_BRUSHES: dict[str, QBrush] = {}
+
+
+def _category_brush(category: str) -> QBrush:
+    brush = _BRUSHES.get(category)
+    if brush is None:
+        brush = _BRUSHES[category] = QBrush(QColor(CATEGORY_COLORS.get(category, "#7f8c8d")))
+    return brush
 
 
 class NodeItem(QGraphicsObject):
@@ -89,6 +100,9 @@ class NodeItem(QGraphicsObject):
         self.update()
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < OVERVIEW_LOD:
+            self._paint_overview(painter, widget)
+            return
         palette = widget.palette() if widget else QPalette()
         base = palette.color(QPalette.Base)
         text = palette.color(QPalette.Text)
@@ -126,6 +140,17 @@ class NodeItem(QGraphicsObject):
         painter.setBrush(QBrush(accent))
         painter.drawEllipse(QPointF(0, NODE_H), PORT_R, PORT_R)
 
+    def _paint_overview(self, painter: QPainter, widget) -> None:
+        """Zoomed far out, text is unreadable and costly: a block in the category's colour
+        (red for an error, outlined when selected). Kept lean: thousands per frame."""
+        if self.isSelected():
+            palette = widget.palette() if widget else QPalette()
+            painter.setPen(QPen(palette.color(QPalette.Highlight), 6))
+        else:
+            painter.setPen(Qt.NoPen)
+        painter.setBrush(ERROR_BRUSH if self.error else _category_brush(self.category))
+        painter.drawRect(self.body())
+
     def itemChange(self, change, value):
         if change == QGraphicsItem.ItemPositionHasChanged:
             for edge in self.edges:
@@ -153,14 +178,49 @@ class EdgeItem(QGraphicsPathItem):
         self.update_path()
 
     def update_path(self) -> None:
+        """A curve from port to port; when other nodes stand between the two ends (a skip
+        connection laid out by hand, or by the simple layering), a lane beside them."""
         start = self.src.output_port()
         end = self.dst.input_port()
         if self.slots > 1:
             end += QPointF((self.slot - (self.slots - 1) / 2) * 18.0, 0)
         path = QPainterPath(start)
-        bend = max(30.0, abs(end.y() - start.y()) / 2)
-        path.cubicTo(start + QPointF(0, bend), end - QPointF(0, bend), end)
+        blockers = self._blockers(start, end)
+        if blockers:
+            lane = self._lane(start, end, blockers)
+            turn = min(40.0, max(12.0, (end.y() - start.y()) / 4))
+            path.cubicTo(start + QPointF(0, turn), QPointF(lane, start.y()),
+                         QPointF(lane, start.y() + 2 * turn))
+            path.lineTo(QPointF(lane, end.y() - 2 * turn))
+            path.cubicTo(QPointF(lane, end.y()), end - QPointF(0, turn), end)
+        else:
+            bend = max(30.0, abs(end.y() - start.y()) / 2)
+            path.cubicTo(start + QPointF(0, bend), end - QPointF(0, bend), end)
         self.setPath(path)
+
+    def _blockers(self, start: QPointF, end: QPointF) -> list:
+        """Other nodes the straight line between the ports would cross (only downward
+        edges that span more than one row are rerouted)."""
+        scene = self.scene() or getattr(self.src, "scene", lambda: None)()
+        if scene is None or end.y() - start.y() < NODE_H + 40:
+            return []
+        line = QPainterPath(start)
+        line.lineTo(end)
+        band = QRectF(start, end).normalized().adjusted(-4, 4, 4, -4)
+        rows = getattr(scene, "rows", None)
+        candidates = rows.within(band) if rows is not None else scene.items(band)
+        return [item for item in candidates
+                if isinstance(item, NodeItem) and item is not self.src and item is not
+                self.dst and line.intersects(item.sceneBoundingRect().adjusted(-6, 0, 6, 0))]
+
+    @staticmethod
+    def _lane(start: QPointF, end: QPointF, blockers) -> float:
+        """x of a vertical lane just beside the blocking nodes, on the nearer side."""
+        rects = [b.sceneBoundingRect() for b in blockers]
+        right = max(r.right() for r in rects) + 22
+        left = min(r.left() for r in rects) - 22
+        middle = (start.x() + end.x()) / 2
+        return right if right - middle <= middle - left else left
 
     def shape(self) -> QPainterPath:  # a wider band so edges are easy to hit
         from PySide6.QtGui import QPainterPathStroker
@@ -177,6 +237,21 @@ class EdgeItem(QGraphicsPathItem):
         super().hoverLeaveEvent(event)
 
 
+class NodeRows:
+    """Nodes sorted by their top edge, for rectangle queries while the scene is rebuilt."""
+
+    def __init__(self, items):
+        self.items = sorted(items, key=lambda i: i.pos().y())
+        self.tops = [i.pos().y() for i in self.items]
+
+    def within(self, rect: QRectF) -> list:
+        from bisect import bisect_left, bisect_right
+        first = bisect_left(self.tops, rect.top() - NODE_H - PORT_R - 2)
+        last = bisect_right(self.tops, rect.bottom() + PORT_R + 2)
+        return [item for item in self.items[first:last]
+                if item.sceneBoundingRect().intersects(rect)]
+
+
 class CanvasScene(QGraphicsScene):
     """Scene mirroring the document's network; rebuilt incrementally after each change."""
 
@@ -185,6 +260,7 @@ class CanvasScene(QGraphicsScene):
         self.document = document
         self.nodes: dict[str, NodeItem] = {}
         self.edges: list[EdgeItem] = []
+        self.rows: NodeRows | None = None  # only while edges are being rebuilt
         self.setSceneRect(-2000, -400, 4000, 4000)
 
     def sync(self) -> None:
@@ -216,12 +292,19 @@ class CanvasScene(QGraphicsScene):
         for item in self.nodes.values():
             item.edges = []
         self.edges = []
-        for name, node in self.document.network.nodes.items():
-            for slot, src in enumerate(node.inputs):
-                if src in self.nodes:
-                    edge = EdgeItem(self.nodes[src], self.nodes[name], slot, len(node.inputs))
-                    self.addItem(edge)
-                    self.edges.append(edge)
+        # Qt indexes new items only back in the event loop; until then every items(rect)
+        # scans all of them, so edges built here look up blockers in a sorted row list.
+        self.rows = NodeRows(self.nodes.values())
+        try:
+            for name, node in self.document.network.nodes.items():
+                for slot, src in enumerate(node.inputs):
+                    if src in self.nodes:
+                        edge = EdgeItem(self.nodes[src], self.nodes[name], slot,
+                                        len(node.inputs))
+                        self.addItem(edge)
+                        self.edges.append(edge)
+        finally:
+            self.rows = None
 
     def _grow_scene_rect(self) -> None:
         bounds = self.itemsBoundingRect().adjusted(-600, -300, 600, 600)
@@ -257,6 +340,17 @@ class CanvasView(QGraphicsView):
         self._wire_from: str | None = None
         self.setToolTip("Drag layers here from the palette. Drag from a node's bottom dot to "
                         "another node to connect. Ctrl+wheel zooms.")
+        from gui.design.minimap import MiniMap
+        self.minimap = MiniMap(self)
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self.minimap.place()
+        self.minimap.fit()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.minimap.refresh()
 
     # -- drag and drop from the palette -------------------------------------------------
     def dragEnterEvent(self, event):
@@ -285,8 +379,7 @@ class CanvasView(QGraphicsView):
         position = (round(pos.x(), 1), round(pos.y() - NODE_H / 2, 1))
         try:
             if isinstance(target, EdgeItem):
-                name = self.document.insert_on_edge(target.src.name, target.dst.name, type_name,
-                                                    position)
+                name = self.insert_between(target.src.name, target.dst.name, type_name)
             elif isinstance(target, NodeItem):
                 below = (target.pos().x(), target.pos().y() + NODE_H + 34)
                 name = self.document.add_node(type_name, below, inputs=[target.name])
@@ -297,6 +390,46 @@ class CanvasView(QGraphicsView):
             return None
         self.scene_.select_names([name])
         return name
+
+    def insert_between(self, src: str, dst: str, type_name: str) -> str:
+        """Insert on the edge src → dst, the new node placed under src; when there is no
+        room, dst and everything below it that depends on it move down (one undo step)."""
+        a, b = self.scene_.nodes[src].pos(), self.scene_.nodes[dst].pos()
+        top = a.y() + NODE_H + INSERT_GAP
+        position = (round((a.x() + b.x()) / 2, 1), round(top, 1))
+        shift = top + NODE_H + INSERT_GAP - b.y()
+        stack = self.document.undo_stack
+        stack.beginMacro(f"Insert {type_name} between {src} and {dst}")
+        try:
+            name = self.document.insert_on_edge(src, dst, type_name, position)
+            if shift > 0:
+                self.document.move_nodes(self._moves_down(dst, shift))
+        finally:
+            stack.endMacro()
+        return name
+
+    def _moves_down(self, first: str, shift: float) -> dict:
+        """Moves that push ``first`` and every node depending on it down by ``shift``."""
+        network = self.document.network
+        consumers: dict[str, list[str]] = {}
+        for name, node in network.nodes.items():
+            for src in node.inputs:
+                consumers.setdefault(src, []).append(name)
+        below = [first]
+        seen = {first}
+        while below:
+            name = below.pop()
+            for consumer in consumers.get(name, ()):
+                if consumer not in seen:
+                    seen.add(consumer)
+                    below.append(consumer)
+        moves = {}
+        for name in seen:
+            item = self.scene_.nodes.get(name)
+            if item is not None:
+                old = network.nodes[name].position
+                moves[name] = (old, (item.pos().x(), round(item.pos().y() + shift, 1)))
+        return moves
 
     def _item_at(self, pos: QPointF):
         for item in self.scene_.items(pos):
@@ -381,22 +514,22 @@ class CanvasView(QGraphicsView):
     def wheelEvent(self, event):
         if event.modifiers() & Qt.ControlModifier:
             factor = 1.15 if event.angleDelta().y() > 0 else 1 / 1.15
-            self.scale(factor, factor)
+            self.zoom(factor)
             return
         super().wheelEvent(event)
 
     def zoom_to_fit(self) -> None:
+        """The whole graph in view, whatever its size (no floor), never magnified (a
+        single node shows at its natural size, not 2x)."""
         rect = self.scene_.itemsBoundingRect()
         if rect.isNull():
             return
         self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.KeepAspectRatio)
-        scale = self.transform().m11()
-        if scale > 1.4 or scale < 0.7:  # keep labels readable; a long network scrolls
+        if self.transform().m11() > 1.0:
             self.resetTransform()
-            scale = min(1.4, max(0.7, scale))
-            self.scale(scale, scale)
-            visible = self.viewport().height() / scale
-            self.centerOn(rect.center().x(), rect.top() + min(rect.height(), visible) / 2 - 40)
+            self.centerOn(rect.center())
+        self.minimap.fit()
 
     def zoom(self, factor: float) -> None:
         self.scale(factor, factor)
+        self.minimap.refresh()

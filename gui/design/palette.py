@@ -87,3 +87,8 @@ class PaletteWidget(QWidget):
         layout.addWidget(self.filter)
         layout.addWidget(self.tree)
         self.filter.textChanged.connect(self.tree.apply_filter)
+
+    def longest_name(self) -> str:
+        """The longest layer type name (the dock is never narrower than it needs)."""
+        return max((kind.name for kinds in by_category().values() for kind in kinds),
+                   key=len, default="Linear")

@@ -3,15 +3,16 @@ kind), shapes, and errors shown next to the field they concern — never a dialo
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel,
-                               QLineEdit, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox,
+                               QFormLayout, QLabel, QLineEdit, QScrollArea, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from core.graph.catalog import layer_type
 from core.common.explain import shape_text
 
 from gui.widgets.field import ERROR_STYLE, add_field_row
-
 
 
 def _pair_text(value) -> str:
@@ -29,6 +30,8 @@ class PropertyPanel(QWidget):
         self.node_name: str | None = None
         self.editors: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
+        self._shown: dict[str, str] = {}  # text last put into (or committed from) a field
+        self._text_fields: dict[QWidget, str] = {}  # a field's text widget -> its key
         self._building = False
         outer = QVBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
@@ -46,6 +49,7 @@ class PropertyPanel(QWidget):
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors, self.errors = {}, {}
+        self._shown, self._text_fields = {}, {}
 
     def show_node(self, name: str | None) -> None:
         self._building = True
@@ -85,6 +89,29 @@ class PropertyPanel(QWidget):
     def _add_field(self, key: str, label: str, editor: QWidget) -> None:
         self.editors[key] = editor
         self.errors[key] = add_field_row(self.form, label, editor)
+        text = editor.lineEdit() if isinstance(editor, QAbstractSpinBox) else editor
+        if isinstance(text, QLineEdit):
+            self._text_fields[text] = key
+            self._shown[key] = editor.text()
+            text.installEventFilter(self)
+
+    # -- undo inside a field ----------------------------------------------------------------
+    def pending(self, key: str) -> bool:
+        """True while a field holds typed text that has not been committed."""
+        editor = self.editors.get(key)
+        if isinstance(editor, QAbstractSpinBox):
+            return editor.text() != editor.textFromValue(editor.value())
+        return isinstance(editor, QLineEdit) and editor.text() != self._shown.get(key)
+
+    def eventFilter(self, watched, event) -> bool:
+        """Ctrl+Z / Ctrl+Shift+Z in a field: the field's own undo while it holds typed
+        text, the document's undo otherwise (the window's Undo action gets the key)."""
+        if event.type() == QEvent.ShortcutOverride and watched in self._text_fields and (
+                event.matches(QKeySequence.Undo) or event.matches(QKeySequence.Redo)):
+            if not self.pending(self._text_fields[watched]):
+                event.ignore()
+                return True
+        return super().eventFilter(watched, event)
 
     def _editor_for(self, spec, value) -> QWidget:
         key = spec.name
@@ -127,11 +154,18 @@ class PropertyPanel(QWidget):
 
     # -- editing ------------------------------------------------------------------------
     def _commit(self, key: str, value) -> None:
+        """A value a parameter cannot take ("abc", stride 0) is refused: its message stays
+        beside the field and the field shows the kept value again. A value it can take but
+        whose shapes do not work (kernel 50) is set, and the node turns red."""
         if self._building or self.node_name is None:
             return
         error = self.document.set_param(self.node_name, key, value)
-        if error:  # a valid value re-runs the analysis, whose status shows any error
-            self._show_field_error(key, error)
+        if error:
+            kept = self._model_text(key)
+            self._sync_values(force=True)
+            self._show_field_error(key, f"{error} (kept {kept})" if kept else error)
+        elif key in self._shown:
+            self._shown[key] = self.editors[key].text()
 
     def _rename(self, edit: QLineEdit) -> None:
         if self._building or self.node_name is None or edit.text() == self.node_name:
@@ -140,9 +174,11 @@ class PropertyPanel(QWidget):
         new = edit.text().strip()
         error = self.document.rename_node(old, new)
         if error:
-            self._show_field_error("name", error)
+            self._sync_values(force=True)
+            self._show_field_error("name", f"{error} (kept {old})")
         else:
             self.node_name = new
+            self._shown["name"] = new
 
     def _show_field_error(self, key: str, error: str | None) -> None:
         label = self.errors.get(key)
@@ -184,24 +220,37 @@ class PropertyPanel(QWidget):
         self.shapes.setText("\n".join(parts))
         self._sync_values()
 
-    def _sync_values(self) -> None:
-        """Reflect undo/redo in the editors without re-committing."""
+    def _model_text(self, key: str) -> str:
+        node = self.document.network.nodes[self.node_name]
+        if key == "name":
+            return node.name
+        value = node.params.get(key)
+        spec = layer_type(node.type).spec(key)
+        if spec is None or value is None:
+            return "" if value is None else str(value)
+        return (_pair_text(value) if spec.kind == "pair" else ",".join(map(str, value))
+                if spec.kind == "shape" else str(value))
+
+    def _sync_values(self, force: bool = False) -> None:
+        """Reflect undo/redo in the editors without re-committing (a field with typed,
+        uncommitted text keeps it unless ``force``)."""
         node = self.document.network.nodes[self.node_name]
         self._building = True
         for key, editor in self.editors.items():
             value = node.name if key == "name" else node.params.get(key)
-            if isinstance(editor, QSpinBox) and editor.value() != value:
+            if isinstance(editor, QSpinBox) and (editor.value() != value or force):
                 editor.setValue(int(value))
-            elif isinstance(editor, QDoubleSpinBox) and editor.value() != value:
+                editor.lineEdit().setText(editor.textFromValue(int(value)))
+            elif isinstance(editor, QDoubleSpinBox) and (editor.value() != value or force):
                 editor.setValue(float(value))
+                editor.lineEdit().setText(editor.textFromValue(float(value)))
             elif isinstance(editor, QCheckBox) and editor.isChecked() != bool(value):
                 editor.setChecked(bool(value))
             elif isinstance(editor, QComboBox) and editor.currentText() != str(value):
                 editor.setCurrentText(str(value))
-            elif isinstance(editor, QLineEdit) and not editor.hasFocus():
-                spec = layer_type(node.type).spec(key)
-                text = (str(value) if spec is None else _pair_text(value) if spec.kind == "pair"
-                        else ",".join(map(str, value)) if spec.kind == "shape" else str(value))
+            elif isinstance(editor, QLineEdit) and (force or not self.pending(key)):
+                text = self._model_text(key)
                 if editor.text() != text:
                     editor.setText(text)
+                self._shown[key] = text
         self._building = False

@@ -59,7 +59,8 @@ class ComparisonWidget(QWidget):
         self.util_plot.setToolTip("busy unit-cycles / (units × cycles) over the stream, per "
                                   "unit kind (blue multipliers, green adders, orange nonlinear)")
         for plot in (self.cycles_plot, self.util_plot):
-            plot.getAxis("left").enableAutoSIPrefix(False)
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).enableAutoSIPrefix(False)
             plot.getAxis("left").setWidth(64)
             plot.showGrid(y=True, alpha=0.3)
         self.caption = QLabel(

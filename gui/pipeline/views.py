@@ -201,7 +201,8 @@ class UtilisationWidget(QWidget):
         self.plot.setBackground("w")
         self.plot.setTitle("Utilisation (%)")
         self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)
         self.plot.getAxis("bottom").setTicks([[(i, t) for i, t in enumerate(("mul", "add", "σ"))]])
         self.plot.setYRange(0, 105, padding=0)
         self.plot.setXRange(-0.6, len(KINDS) - 0.4, padding=0)

@@ -247,6 +247,7 @@ class TrainingPanel(QWidget):
         box = QGroupBox("Model")
         self._field(QFormLayout(box), "model", "Network", self.model_combo,
                     "A preset, or the design open in the Design workspace")
+        self.model_combo.currentTextChanged.connect(lambda _text: self.check_design())
         return box
 
     def _build_hyper_box(self) -> QGroupBox:
@@ -591,11 +592,54 @@ class TrainingPanel(QWidget):
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:
+        """Pause or resume; while paused the bar says so instead of an ETA (the trainer's
+        clock leaves paused time out, so the ETA resumes where it stood)."""
         self.controller.pause(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
+        if paused:
+            self._running_format = self.progress.format()
+            self.progress.setFormat("%p%  paused")
+        elif getattr(self, "_running_format", None):
+            self.progress.setFormat(self._running_format)
+
+    def design_problem(self) -> str | None:
+        """Why "current design" cannot train, said as soon as it is chosen (or the tab is
+        shown) rather than at Start; None for a preset or a design that can."""
+        if self.model_combo.currentText() != CURRENT_DESIGN:
+            return None
+        network = self.document_provider() if self.document_provider else None
+        if network is None:
+            return "there is no current design: open or draw one in the Design workspace"
+        from core.graph.analysis import analyze
+        from core.training.data import input_layout
+        try:
+            errors = analyze(network).errors
+        except MlsysError as exc:
+            return f"the current design cannot be analysed: {exc}"
+        if errors:
+            name, error = next(iter(errors.items()))
+            return (f"the current design has {len(errors)} layer error"
+                    f"{'s' * (len(errors) != 1)} (first, {name}: {error}); fix it in Design")
+        inputs = network.input_names()
+        if len(inputs) != 1:
+            return f"the current design has {len(inputs)} Input layers; training takes one"
+        try:
+            input_layout(network.nodes[inputs[0]].params.get("shape", ()), network.name)
+        except MlsysError as exc:
+            return str(exc)
+        return None
+
+    def check_design(self) -> None:
+        problem = self.design_problem()
+        if problem:
+            self.show_field_error("model", f"Cannot train: {problem}")
+        elif "model" in self.field_errors:
+            self.field_errors["model"].clear()
+            self.field_errors["model"].setVisible(False)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
+        self.check_design()
         if not self._torch_warmed:
             self._torch_warmed = True
             warm_up_torch()
@@ -698,7 +742,11 @@ class TrainingPanel(QWidget):
         self.progress.setValue(done)
         eta = e.elapsed / done * (total - done) if done else 0.0
         bound = "≤ " if self._pending and self._pending["config"].until_converged else ""
-        self.progress.setFormat(f"%p%  epoch {e.epoch}  ETA {bound}{format_seconds(eta)}")
+        text = f"%p%  epoch {e.epoch}  ETA {bound}{format_seconds(eta)}"
+        if self.pause_button.isChecked():  # events queued before the pause took effect
+            self._running_format = text
+        else:
+            self.progress.setFormat(text)
         if not self.pause_button.isChecked():
             self.set_status(f"Epoch {e.epoch}, step {e.step}/{e.steps_per_epoch}: loss "
                             f"{e.loss:.4f}, {e.images_per_sec:,.0f} images/s")

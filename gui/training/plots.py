@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.widgets.files import export_widget
+from gui.widgets.plots import plain_axes
 
 REFRESH_HZ = 5  # each repaint costs the GUI thread ~10-20 ms (and the trainer the GIL)
 SMOOTHING = 0.9  # EMA weight of the past for the smoothed batch loss
@@ -136,6 +137,7 @@ def styled_plot(title: str, y_label: str = "", legend_offset=(-10, 10),
     if y_label:
         plot.setLabel("left", y_label)
     plot.showGrid(x=True, y=True, alpha=0.25)
+    plain_axes(plot)  # "cross-entropy (x0.001)", "epoch (x0.001)" otherwise
     if legend:  # negative offsets anchor the legend to the right / bottom edge
         plot.addLegend(offset=legend_offset, labelTextColor="k", brush=(255, 255, 255, 200))
     plot.setMinimumHeight(150)

@@ -330,7 +330,7 @@ def test_training_workspace_is_reachable_and_close_joins_its_thread(window, qtbo
     from gui.main_window import WORKSPACES
     monkeypatch.delenv("MLSYS_MNIST_DIR", raising=False)
     window.show_workspace(WORKSPACES.index("Training"))
-    assert window.workspaces.currentWidget() is window.training_panel
+    assert window.current_page() is window.training_panel
     assert not window.analysis_dock.isVisible()
     window.show_workspace(0)
     assert window.analysis_dock.isVisible()
@@ -351,5 +351,5 @@ def test_open_a_conv_in_the_dataflow_lab(window, qtbot):
                     if a.text() == "Open in Dataflow lab").isEnabled()
     assert window.open_in_dataflow("conv2")
     assert window.workspace_bar.currentIndex() == WORKSPACES.index("Dataflow")
-    assert window.workspaces.currentWidget() is window.dataflow_panel
+    assert window.current_page() is window.dataflow_panel
     assert not window.palette_dock.isVisible()

@@ -215,5 +215,5 @@ def test_main_window_opens_a_linear_chain_in_the_pipeline_lab(window):
     assert window.open_in_pipeline("fc2")
     assert window.pipeline_panel.wait_idle()
     assert window.pipeline_panel.result.config.widths == (120, 84, 10)
-    assert window.workspaces.currentWidget() is window.pipeline_panel
+    assert window.current_page() is window.pipeline_panel
     assert window.pipeline_panel.widths_edit.text() == "120,84,10"

@@ -129,7 +129,7 @@ def test_main_window_builds_the_tab_on_first_use(window):
     assert window.profiling_panel is None and window.workspace_bar.isTabEnabled(index)
     window.show_workspace(index)
     assert window.profiling_panel is not None
-    assert window.workspaces.currentWidget() is window.profiling_panel
+    assert window.current_page() is window.profiling_panel
 
 
 def test_onnx_and_netron_export_the_profiled_network(qtbot, profiling, tmp_path, monkeypatch):

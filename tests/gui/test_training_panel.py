@@ -100,10 +100,13 @@ def test_pause_and_resume(qtbot, panel):
     qtbot.wait(400)
     assert len(batches) == count  # nothing trains while paused
     assert panel.is_running()
+    assert "paused" in panel.progress.format() and "ETA" not in panel.progress.format()
     with qtbot.waitSignal(panel.controller.sig_event, timeout=3000,
                           check_params_cb=_kind("Resumed")):
         panel.pause_button.click()
+    assert "paused" not in panel.progress.format()
     qtbot.waitUntil(lambda: len(batches) > count, timeout=5000)
+    assert "ETA" in panel.progress.format()
     with qtbot.waitSignal(panel.sig_run_ended, timeout=5000):
         panel.stop()
 
@@ -270,3 +273,25 @@ def test_past_runs_lists_the_store_and_overlays_a_stored_run(qtbot, panel, tmp_p
     view.table.selectRow(0)
     assert view.delete_selected(confirm=False)
     assert RunStore(path).list_runs() == [] and panel.plots.overlays == []
+
+
+def test_current_design_that_cannot_train_is_said_when_chosen(shown, monkeypatch):
+    from core.graph.presets import load_preset
+    from gui.training.panel import CURRENT_DESIGN, TrainingPanel
+    design = {"net": load_preset("resnet18")}  # 3x224x224: not an MNIST input
+    widget = TrainingPanel(lambda: design["net"])
+    shown(widget, 1300, 800)
+    error = widget.field_errors["model"]
+    assert not error.isVisible()
+    widget.model_combo.setCurrentText(CURRENT_DESIGN)
+    assert error.isVisible() and "3×224×224" in error.text()  # before any Start
+    design["net"] = load_preset("lenet5")
+    widget.model_combo.setCurrentText("mlp")
+    widget.model_combo.setCurrentText(CURRENT_DESIGN)
+    assert not error.isVisible()
+    broken = load_preset("lenet5")
+    broken.set_param("conv1", "kernel", 50)
+    design["net"] = broken
+    widget.check_design()
+    assert error.isVisible() and "conv1" in error.text()
+    assert widget.shutdown(5000)

@@ -118,7 +118,7 @@ def test_workspace_is_built_on_first_show_and_opens_its_design(window, qtbot):
     assert window.transformer_panel is None
     window.show_workspace(WORKSPACES.index("Transformer"))
     panel = window.transformer_panel
-    assert panel is not None and window.workspaces.currentWidget() is panel
+    assert panel is not None and window.current_page() is panel
     panel.design_button.click()
     assert window.workspace_bar.currentIndex() == WORKSPACES.index("Design")
     assert window.document.network.name == "transformer-lab"
