@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout,
                                QGroupBox,
                                QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox, QSplitter,
@@ -335,12 +334,7 @@ class DataflowPanel(QWidget):
         layout.addWidget(self.coarse_note)
         layout.addLayout(bar)
         self.animation_page = page
-        for key, slot in ((Qt.Key_Space, self.player.toggle_play), (Qt.Key_Right, self.player.step_forward),
-                          (Qt.Key_Left, self.player.step_back), (Qt.Key_Home, self.player.go_to_start),
-                          (Qt.Key_End, self.player.go_to_end)):
-            shortcut = QShortcut(QKeySequence(key), page)
-            shortcut.setContext(Qt.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(slot)
+        self.player.add_shortcuts(page)
         return page
 
     # -- public API ----------------------------------------------------------------------------

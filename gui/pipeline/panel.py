@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QScrollArea, QSpinBox, QSplitter, QTabWidget, QTextBrowser,
@@ -316,14 +315,7 @@ class PipelinePanel(QWidget):
         layout.addWidget(self.animation_note)
         layout.addLayout(info)
         layout.addLayout(bar)
-        for key, slot in ((Qt.Key_Space, self.player.toggle_play),
-                          (Qt.Key_Right, self.player.step_forward),
-                          (Qt.Key_Left, self.player.step_back),
-                          (Qt.Key_Home, self.player.go_to_start),
-                          (Qt.Key_End, self.player.go_to_end)):
-            shortcut = QShortcut(QKeySequence(key), page)
-            shortcut.setContext(Qt.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(slot)
+        self.player.add_shortcuts(page)
         return page
 
     # -- public API ------------------------------------------------------------------------------

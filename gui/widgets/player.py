@@ -201,6 +201,16 @@ class PlayerWidget(QWidget):
         self._sync_controls()
         self.sig_playing.emit(False)
 
+    def add_shortcuts(self, page) -> None:
+        """Space plays/pauses, ←/→ step, Home/End jump, while focus is inside ``page``."""
+        from PySide6.QtGui import QKeySequence, QShortcut
+        for key, slot in ((Qt.Key_Space, self.toggle_play), (Qt.Key_Right, self.step_forward),
+                          (Qt.Key_Left, self.step_back), (Qt.Key_Home, self.go_to_start),
+                          (Qt.Key_End, self.go_to_end)):
+            shortcut = QShortcut(QKeySequence(key), page)
+            shortcut.setContext(Qt.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+
     def toggle_play(self) -> None:
         self.pause() if self.is_playing() else self.play()
 
