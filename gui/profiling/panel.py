@@ -17,14 +17,15 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout,
                                QGroupBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit,
                                QPlainTextEdit, QProgressBar, QPushButton, QScrollArea,
-                               QSizePolicy, QSplitter, QTableWidget, QTableWidgetItem,
-                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+                               QTableWidget, QTableWidgetItem, QTabWidget, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from core.common.errors import InputError, MlsysError
 from core.profiling.config import DEVICES, MODES, PRECISIONS
 
 from gui.profiling.exports import ProfilingExports
 from gui.profiling.plots import BatchPlots, RooflinePlot
+from gui.widgets.workspace_layout import lay_out_workspace
 from gui.widgets.worker import JOIN_TIMEOUT_MS, JobController
 from gui.widgets.field import add_field_row
 
@@ -139,19 +140,7 @@ class ProfilingPanel(QWidget):
         self.plot_tabs = QTabWidget()
         self.plot_tabs.addTab(self.batch_plots, "Latency and throughput")
         self.plot_tabs.addTab(self.roofline, "Roofline")
-        right = QSplitter(Qt.Vertical)
-        right.addWidget(self.plot_tabs)
-        right.addWidget(self._build_results())
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
-        splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(scroll)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        lay_out_workspace(self, scroll, self.plot_tabs, self._build_results())
 
     def _build_settings(self) -> QGroupBox:
         self.model_combo = QComboBox()

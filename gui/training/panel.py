@@ -19,9 +19,9 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog,
                                QFormLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QProgressBar, QPushButton, QSizePolicy, QSplitter,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QToolButton,
-                               QVBoxLayout, QWidget)
+                               QLineEdit, QProgressBar, QPushButton, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from core.common.errors import InputError, MlsysError
 from core.training.run_history import RunRecord
@@ -34,6 +34,7 @@ from gui.training.gallery import MisclassifiedGallery
 from gui.training.history import HistoryTable
 from gui.training.past_runs import PastRunsView
 from gui.training.plots import TrainingPlotsWidget
+from gui.widgets.workspace_layout import lay_out_workspace
 from gui.widgets.worker import JOIN_TIMEOUT_MS, JobController
 
 PRESETS = ("lenet5", "lenet5-ds", "lenet5-classic", "mlp", "cnn")
@@ -223,19 +224,7 @@ class TrainingPanel(QWidget):
         controls.setMaximumWidth(420)
 
         self.plots = TrainingPlotsWidget()
-        right = QSplitter(Qt.Vertical)
-        right.addWidget(self.plots)
-        right.addWidget(self._build_results())
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
-        splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(controls)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
-        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        lay_out_workspace(self, controls, self.plots, self._build_results())
 
     def _build_model_box(self) -> QGroupBox:
         self.model_combo = QComboBox()
