@@ -128,10 +128,10 @@ class AvgPool2d(LayerType):
                             p["count_include_pad"])
 
 
-class AdaptiveAvgPool2d(LayerType):
-    name = "AdaptiveAvgPool2d"
+class _AdaptivePool(LayerType):
+    """Pooling to a fixed output size; the windows are chosen as PyTorch does."""
+
     category = "Pooling"
-    doc = "Average pooling to a fixed output size (windows chosen as PyTorch does)."
     params = (ParamSpec("output_size", "pair", 1, "Output height, width.", minimum=1,
                         label="output size"),)
 
@@ -142,14 +142,24 @@ class AdaptiveAvgPool2d(LayerType):
         need_rank(ctx, (3,), "a C×H×W input")
         return (ctx.x[0],) + tuple(ctx.p["output_size"])
 
-    def forward(self, ctx, bias_adds):
+    @staticmethod
+    def window_steps(ctx):
+        """C·(Σwin_h·Σwin_w − Hout·Wout): one step fewer than each window's length, per
+        output (adds of an average, comparisons of a maximum)."""
         c, h, w = ctx.x
         _, ho, wo = ctx.out
         sum_h, sum_w = adaptive_window_total(h, ho), adaptive_window_total(w, wo)
-        outputs = _outputs(ctx)
-        add = V("C", c) * (V("Σwin_h", sum_h) * V("Σwin_w", sum_w)
-                           - V("Hout", ho) * V("Wout", wo)).bracketed()
-        return [OpPart(add=add, mul=outputs, output_shape=ctx.out,
+        return V("C", c) * (V("Σwin_h", sum_h) * V("Σwin_w", sum_w)
+                            - V("Hout", ho) * V("Wout", wo)).bracketed()
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    name = "AdaptiveAvgPool2d"
+    doc = "Average pooling to a fixed output size (windows chosen as PyTorch does)."
+
+    def forward(self, ctx, bias_adds):
+        add = self.window_steps(ctx)
+        return [OpPart(add=add, mul=_outputs(ctx), output_shape=ctx.out,
                        notes="Σwin_h, Σwin_w: the window lengths summed over the outputs")]
 
     def backward(self, ctx, need_input_grad, bias_adds):
@@ -214,27 +224,12 @@ class MaxUnpool2d(LayerType):
         return TopLeftUnpool(p["kernel"], p["stride"], p["padding"], ctx.out[1:])
 
 
-class AdaptiveMaxPool2d(LayerType):
+class AdaptiveMaxPool2d(_AdaptivePool):
     name = "AdaptiveMaxPool2d"
-    category = "Pooling"
     doc = "Max pooling to a fixed output size (windows chosen as PyTorch does)."
-    params = (ParamSpec("output_size", "pair", 1, "Output height, width.", minimum=1,
-                        label="output size"),)
-
-    def summary(self, p):
-        return f"→{pair_text(p['output_size'])}"
-
-    def output_shape(self, ctx):
-        need_rank(ctx, (3,), "a C×H×W input")
-        return (ctx.x[0],) + tuple(ctx.p["output_size"])
 
     def forward(self, ctx, bias_adds):
-        c, h, w = ctx.x
-        _, ho, wo = ctx.out
-        sum_h, sum_w = adaptive_window_total(h, ho), adaptive_window_total(w, wo)
-        logic = V("C", c) * (V("Σwin_h", sum_h) * V("Σwin_w", sum_w)
-                             - V("Hout", ho) * V("Wout", wo)).bracketed()
-        return [OpPart(logic=logic, output_shape=ctx.out,
+        return [OpPart(logic=self.window_steps(ctx), output_shape=ctx.out,
                        notes="window − 1 comparisons per output; Σwin_h, Σwin_w: the "
                              "window lengths summed over the outputs")]
 
