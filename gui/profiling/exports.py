@@ -8,23 +8,15 @@ Results and problems go to the panel's status line, never to a modal box.
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from core.common.errors import MlsysError
-
+from gui.widgets.files import write_atomic, write_reported
+from gui.widgets.netron import NetronLauncher, netron_available
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
-
-
-def netron_available() -> bool:
-    return importlib.util.find_spec("netron") is not None
 
 
 def export_onnx(network, path):
@@ -59,21 +51,18 @@ class ProfilingExports(QObject):
         if not netron_available():
             self.netron_action.setEnabled(False)
             self.netron_action.setText("Open in Netron (install the netron package)")
-        self.netron_process: subprocess.Popen | None = None
+        self.netron = NetronLauncher()  # its temporary folders go in cleanup()
+
+    def cleanup(self) -> None:
+        """Remove the temporary folders of Netron exports (Netron has read them by now)."""
+        self.netron.cleanup()
 
     # -- helpers -----------------------------------------------------------------------
     def _ask(self, title: str, name: str, filters: str) -> tuple[str, str]:
         return QFileDialog.getSaveFileName(self.panel, title, str(Path.home() / name), filters)
 
     def _write(self, path, writer: Callable[[Path], object], what: str) -> str | None:
-        try:
-            writer(Path(path))
-        except (OSError, MlsysError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            self.panel.set_status(f"Cannot write {what} {path}: {reason}", error=True)
-            return None
-        self.panel.set_status(f"Wrote {what} {path}")
-        return str(path)
+        return write_reported(path, writer, what, self.panel.set_status)
 
     def _result(self, need_layers: bool = False):
         result = self.panel.result
@@ -98,7 +87,7 @@ class ProfilingExports(QObject):
             return None
         path, fmt = table_path_and_format(path, chosen)
         text = render(make_table(result), fmt)
-        return self._write(path, lambda p: p.write_text(text, encoding="utf-8"), what)
+        return self._write(path, lambda p: write_atomic(p, text), what)
 
     def _image(self, path, suffix: str, widget, need_layers: bool, name: str, what: str):
         if self._result(need_layers) is None:
@@ -149,7 +138,7 @@ class ProfilingExports(QObject):
         if not path:
             return None
         text = self.panel.summary.toPlainText() + "\n"
-        return self._write(path, lambda p: p.write_text(text, encoding="utf-8"), "summary")
+        return self._write(path, lambda p: write_atomic(p, text), "summary")
 
     @Slot()
     def export_onnx(self, path: str | None = None) -> str | None:
@@ -173,11 +162,9 @@ class ProfilingExports(QObject):
         result = self._result()
         if result is None:
             return False
-        folder = Path(tempfile.mkdtemp(prefix="mlsys-netron-"))
-        path = self.export_onnx(str(folder / f"{result.model}.onnx"))
+        path = self.netron.open(self.export_onnx, f"{result.model}.onnx")
         if path is None:
             return False
-        self.netron_process = subprocess.Popen([sys.executable, "-m", "netron", path])
         self.panel.set_status(f"Opened {path} in Netron (it serves the graph to your "
                               f"browser).")
         return True

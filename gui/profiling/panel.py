@@ -386,6 +386,7 @@ class ProfilingPanel(QWidget):
             self.set_status("Stopping after the current run…")
 
     def shutdown(self, timeout_ms: int = JOIN_TIMEOUT_MS) -> bool:
+        self.exports.cleanup()
         return self.controller.shutdown(timeout_ms)
 
     @Slot(bool)

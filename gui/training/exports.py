@@ -8,25 +8,16 @@ dialog). Results and problems go to the panel's status line, never to a modal bo
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from core.common.errors import MlsysError
-
-from gui.widgets.files import write_atomic
+from gui.widgets.files import write_atomic, write_reported
+from gui.widgets.netron import NetronLauncher, netron_available
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 
-
-def netron_available() -> bool:
-    return importlib.util.find_spec("netron") is not None
 
 
 class TrainingExports(QObject):
@@ -35,8 +26,7 @@ class TrainingExports(QObject):
     def __init__(self, panel):
         super().__init__(panel)
         self.panel = panel
-        self.netron_process: subprocess.Popen | None = None
-        self.temp_folders: list[Path] = []  # Netron exports, removed by cleanup()
+        self.netron = NetronLauncher()  # its temporary folders go in cleanup()
         menu = self.menu = QMenu(panel)
         menu.addAction("Plots as PNG…", self.export_plots_png)
         menu.addAction("Plots as SVG…", self.export_plots_svg)
@@ -64,9 +54,7 @@ class TrainingExports(QObject):
 
     def cleanup(self) -> None:
         """Remove the temporary folders of Netron exports (Netron has read them by now)."""
-        for folder in self.temp_folders:
-            shutil.rmtree(folder, ignore_errors=True)
-        self.temp_folders.clear()
+        self.netron.cleanup()
 
     # -- helpers -----------------------------------------------------------------------
     def _ask(self, title: str, name: str, filters: str) -> tuple[str, str]:
@@ -74,14 +62,7 @@ class TrainingExports(QObject):
         return QFileDialog.getSaveFileName(self.panel, title, str(folder / name), filters)
 
     def _write(self, path, writer: Callable[[Path], object], what: str) -> str | None:
-        try:
-            writer(Path(path))
-        except (OSError, MlsysError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            self.panel.set_status(f"Cannot write {what} {path}: {reason}", error=True)
-            return None
-        self.panel.set_status(f"Wrote {what} {path}")
-        return str(path)
+        return write_reported(path, writer, what, self.panel.set_status)
 
     def _write_text(self, path, text: str, what: str) -> str | None:
         return self._write(path, lambda p: write_atomic(p, text), what)
@@ -192,12 +173,9 @@ class TrainingExports(QObject):
         record, _ = self._model_of_selected()
         if record is None:
             return False
-        folder = Path(tempfile.mkdtemp(prefix="mlsys-netron-"))
-        self.temp_folders.append(folder)
-        path = self.export_onnx(str(folder / f"{record.model}_run{record.index}.onnx"))
+        path = self.netron.open(self.export_onnx, f"{record.model}_run{record.index}.onnx")
         if path is None:
             return False
-        self.netron_process = subprocess.Popen([sys.executable, "-m", "netron", path])
         self.panel.set_status(f"Opened {path} in Netron (it serves the graph to your "
                               f"browser).")
         return True

@@ -11,7 +11,21 @@ from PySide6.QtGui import QColor, QImage, QPainter
 
 from core.common.files import write_atomic, write_with
 
-__all__ = ["export_widget", "render_to_file", "save_image", "write_atomic"]
+__all__ = ["export_widget", "render_to_file", "save_image", "write_atomic", "write_reported"]
+
+
+def write_reported(path, writer, what: str, say) -> str | None:
+    """Run ``writer(Path(path))`` and tell ``say(text, error)`` how it went: "Wrote …" and
+    the path, or "Cannot write …" with the reason and None."""
+    from core.common.errors import MlsysError
+    try:
+        writer(Path(path))
+    except (OSError, MlsysError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        say(f"Cannot write {what} {path}: {reason}", True)
+        return None
+    say(f"Wrote {what} {path}", False)
+    return str(path)
 
 
 def save_image(image, path: str | Path, fmt: str = "PNG") -> None:

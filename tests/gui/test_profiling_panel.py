@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+from pathlib import Path
+
 import pytest
 
 from core.graph.analysis import analyze
@@ -140,7 +142,8 @@ def test_onnx_and_netron_export_the_profiled_network(qtbot, profiling, tmp_path,
         written.append(network.name), p.write_bytes(b"onnx")))
     monkeypatch.setattr(exports, "netron_available", lambda: True)
     launched = []
-    monkeypatch.setattr(exports.subprocess, "Popen", lambda args: launched.append(args))
+    from gui.widgets import netron
+    monkeypatch.setattr(netron.subprocess, "Popen", lambda args: launched.append(args))
     profiling.per_layer.setChecked(False)
     profiling.roofline_box.setChecked(False)
     run_to_end(qtbot, profiling)
@@ -148,3 +151,6 @@ def test_onnx_and_netron_export_the_profiled_network(qtbot, profiling, tmp_path,
     assert written == ["lenet5"] and (tmp_path / "m.onnx").read_bytes() == b"onnx"
     assert profiling.exports.open_in_netron()
     assert launched[0][1:3] == ["-m", "netron"] and launched[0][3].endswith("lenet5.onnx")
+    folder = Path(launched[0][3]).parent
+    profiling.exports.cleanup()  # closing the workspace removes the temporary export
+    assert not folder.exists()

@@ -247,7 +247,8 @@ def test_open_in_netron_exports_onnx_and_starts_netron_in_its_own_process(qtbot,
     from gui.training import exports as exports_module
     started = []
     monkeypatch.setattr(exports_module, "netron_available", lambda: True)
-    monkeypatch.setattr(exports_module.subprocess, "Popen", started.append)
+    from gui.widgets import netron
+    monkeypatch.setattr(netron.subprocess, "Popen", started.append)
     assert not panel.exports.open_in_netron()  # nothing trained yet
     assert _train(qtbot, panel) == "finished"
     assert panel.exports.open_in_netron()
