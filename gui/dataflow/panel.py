@@ -30,6 +30,7 @@ from gui.widgets.files import save_image
 from gui.widgets.field import ERROR_STYLE, add_field_row
 from gui.widgets.latest_job import LatestJob
 from gui.widgets.player import PlayerWidget
+from gui.widgets.workspace_layout import lay_out_form_and_tabs
 from gui.dataflow.comparison import ComparisonWidget
 from gui.dataflow.frames import STATIONARY, TraceFrames
 from gui.dataflow.systolic import SystolicPanel
@@ -147,15 +148,7 @@ class DataflowPanel(QWidget):
         self.tabs.setTabToolTip(1, "Every dataflow (and the systolic mode) on this layer: charts, table, export")
         self.tabs.setTabToolTip(2, "SCALE-Sim-compatible systolic array: the PEs cycle by cycle, utilisation")
         self.tabs.setTabToolTip(3, "The stated assumptions behind the chosen dataflow's counts")
-        split = QSplitter(Qt.Horizontal)
-        split.addWidget(form)
-        split.addWidget(self.tabs)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setSizes([250, 1000])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(split)
+        lay_out_form_and_tabs(self, form, self.tabs, 250)
         self.recompute()
 
     # -- form -------------------------------------------------------------------------------

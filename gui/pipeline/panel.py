@@ -33,6 +33,7 @@ from gui.pipeline.views import (KIND_COLORS, KIND_LABELS, GanttWidget, MlpDrawin
 from gui.widgets.field import ERROR_STYLE, add_field_row
 from gui.widgets.latest_job import LatestJob
 from gui.widgets.player import PlayerWidget
+from gui.widgets.workspace_layout import lay_out_form_and_tabs
 
 DEBOUNCE_MS = 150
 ANIMATION_LIMIT = 5_000_000   # operations; the schedule of 784-1024-1024-10 holds 3.7 million
@@ -127,15 +128,7 @@ class PipelinePanel(QWidget):
                                    "utilisation, formulas")
         self.tabs.setTabToolTip(1, "Every architecture on this MLP: charts, tables, export")
         self.tabs.setTabToolTip(2, "The stated assumptions behind the counts")
-        split = QSplitter(Qt.Horizontal)
-        split.addWidget(form)
-        split.addWidget(self.tabs)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setSizes([240, 1000])
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(split)
+        lay_out_form_and_tabs(self, form, self.tabs, 240)
         self.recompute()
 
     # -- form ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The layout the Training and Profiling workspaces share: the form on the left, and on the
-right the plots above the result tabs, all in resizable splitters."""
+"""The layouts the workspaces share: the form on the left and, on the right, either the plots
+above the result tabs (Training, Profiling) or one tab widget (Dataflow, Pipeline), all in
+resizable splitters."""
 
 from __future__ import annotations
 
@@ -25,3 +26,18 @@ def lay_out_workspace(owner: QWidget, controls: QWidget, plots: QWidget,
     layout.addWidget(splitter)
     owner.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
     return splitter
+
+
+def lay_out_form_and_tabs(owner: QWidget, form: QWidget, tabs: QWidget,
+                          form_width: int) -> QSplitter:
+    """Put ``form`` | ``tabs`` into ``owner``; the tabs take the width the form leaves."""
+    split = QSplitter(Qt.Horizontal)
+    split.addWidget(form)
+    split.addWidget(tabs)
+    split.setStretchFactor(0, 0)
+    split.setStretchFactor(1, 1)
+    split.setSizes([form_width, 1000])
+    layout = QVBoxLayout(owner)
+    layout.setContentsMargins(2, 2, 2, 2)
+    layout.addWidget(split)
+    return split
