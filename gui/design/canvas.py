@@ -177,8 +177,10 @@ class BlockItem(NodeItem):
     def update_figures(self, analysis) -> None:
         f = fold_figures(analysis, self.fold)
         self.type_name = f"{len(self.fold.members[0])} layers ×{self.fold.count}"
-        self.lines = (f"{self.type_name} · {f.params.value:,} params",
-                      f"{f.macs.value:,} MACs · {human_bytes(f.weight_bytes.value).split(' (')[0]}")
+        # short lines: the node is 184 px wide; the tooltip has every digit
+        self.lines = (f"{_compact(f.params.value)} params · {_compact(f.macs.value)} MACs",
+                      f"{len(self.fold.members[0])} layers each · "
+                      f"{human_bytes(f.weight_bytes.value).split(' (')[0]}")
         first, last = self.fold.members[0], self.fold.members[-1]
         tip = (f"<b>{self.fold.label()}</b>: {self.fold.count} identical blocks of "
                f"{len(first)} layers ({first[0]} … {first[-1]}, …, {last[0]} … {last[-1]})"
@@ -240,6 +242,14 @@ class BlockItem(NodeItem):
             event.accept()
             return
         super().mouseDoubleClickEvent(event)
+
+
+def _compact(n: int) -> str:
+    """3 significant digits with k/M/G (the node is small; the tooltip has every digit)."""
+    for unit, size in (("G", 10 ** 9), ("M", 10 ** 6), ("k", 10 ** 3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return str(n)
 
 
 def _touches_fold(item) -> bool:
@@ -359,6 +369,8 @@ class CanvasScene(QGraphicsScene):
 
     def sync(self) -> None:
         network, analysis = self.document.network, self.document.analysis
+        if analysis is not None and analysis.network is not network:
+            analysis = None  # the previous design's, while a new one is being loaded
         closed = self.folding.update(analysis)
         hidden = {n for f in closed for n in f.nodes}
         view = self._view_positions(network, analysis, closed) if self.folding.enabled \

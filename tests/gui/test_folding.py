@@ -36,7 +36,9 @@ def test_folding_shows_one_node_per_run_with_the_members_sums(window):
     assert len(scene.nodes) == len(window.document.network) - len(members)
     params = sum(window.document.analysis.nodes[n].weight_elements
                  + window.document.analysis.nodes[n].bias_elements for n in members)
-    assert f"{params:,} params" in block.lines[0] and f"{params:,}" in block.toolTip()
+    assert f"{params / 1e6:.3g}M params" in block.lines[0]  # 85.1M
+    assert block.lines[1].startswith(f"{len(block.fold.members[0])} layers each")
+    assert f"params {params:,}" in block.toolTip()
     # edges into and out of the run end at the block; none dangles
     assert any(e.dst is block for e in scene.edges) and any(e.src is block for e in scene.edges)
     for edge in scene.edges:
@@ -170,3 +172,14 @@ def test_grouped_table_rows_sum_to_the_totals_and_expand(window):
     layers.group.setChecked(False)
     assert all(ref.block is None for ref in model.rows) and model.rowCount() == ungrouped
     assert "▸" not in render(layers.export_table(), "csv")
+
+
+def test_opening_another_design_while_folded(window):
+    open_preset(window, "resnet18")
+    scene = fold_on(window)
+    window.open_preset("bert-base")  # the menu's path: reset first, analysis after
+    QApplication.processEvents()
+    assert [b.fold.count for b in scene.blocks.values()] == [12]
+    assert not any(n.startswith("layer") for n in scene.nodes)
+    window.open_preset("lenet5")
+    assert not scene.blocks and len(scene.nodes) == len(window.document.network)
