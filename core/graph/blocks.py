@@ -3,13 +3,16 @@ the canvas and the analysis table can fold each run of them into one ×N entry.
 
 The rule, in full (the canvas and the table show it as a tooltip, ``RULE``):
 
-1. The graph is cut into *segments* along its main path. Walking the topological order,
-   node ``v`` is a cut when every edge from the nodes up to ``v`` to the nodes after it
-   (inputs and parameter references such as a paired pool alike; an Input's ``like``,
-   a borrowed shape, is no edge) leaves from ``v``
-   itself. A segment is the nodes after one cut up to and including the next: one way in
-   (the previous cut) and one way out (its last node). A residual block is one segment up
-   to its Add; the ReLU after the Add is a segment of its own.
+1. The graph is cut into *segments* along its main path. Walking a topological order
+   (``demand_order``: each node as late as its first reader needs it), node ``v`` is a
+   cut when every edge from the nodes up to ``v`` to the nodes after it (inputs and
+   parameter references such as a paired pool alike; an Input's ``like``, a borrowed
+   shape, is no edge) leaves from ``v`` itself. A segment is the nodes after one cut up
+   to and including the next: one way in (the previous cut) and one way out (its last
+   node). A residual block is one segment up to its Add; the ReLU after the Add is a
+   segment of its own. A block that reads a tensor from outside itself besides its
+   entry (a decoder layer's cross-attention reads the encoder's output) is no segment,
+   so such blocks are not folded.
 2. Each segment gets a canonical key: every node is keyed by its layer type, its
    parameters, its input and output shapes, and the keys of its inputs in order (the
    segment's entry counts as "the entry", wherever it is). Two segments are *identical*
@@ -30,7 +33,7 @@ member nodes of the existing analysis (``fold_figures``); folding changes no tot
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from core.common.explain import ZERO, Expr, V
 from core.graph.catalog import layer_type
@@ -248,7 +251,6 @@ class FoldFigures:
     activation_bytes: Expr = ZERO
     backward_mul: Expr = ZERO
     backward_add: Expr = ZERO
-    by_key: dict = field(default_factory=dict)
 
 
 def summed(items) -> Expr:

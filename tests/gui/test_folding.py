@@ -183,3 +183,20 @@ def test_opening_another_design_while_folded(window):
     assert not any(n.startswith("layer") for n in scene.nodes)
     window.open_preset("lenet5")
     assert not scene.blocks and len(scene.nodes) == len(window.document.network)
+
+
+def test_drags_while_folded_are_view_only(window, qtbot):
+    open_preset(window, "resnet18")
+    scene = fold_on(window)
+    view = window.canvas
+    item = scene.nodes["layer2_0_conv1"]
+    view.centerOn(item)
+    QApplication.processEvents()
+    start = view.mapFromScene(item.sceneBoundingRect().center())
+    before = item.pos()
+    qtbot.mousePress(view.viewport(), Qt.LeftButton, pos=start)
+    qtbot.mouseMove(view.viewport(), start + QPoint(60, 20))
+    qtbot.mouseRelease(view.viewport(), Qt.LeftButton, pos=start + QPoint(60, 20))
+    assert item.pos() != before  # it moved on screen
+    assert window.document.undo_stack.count() == 0
+    assert window.document.network.nodes["layer2_0_conv1"].position is None
