@@ -169,3 +169,19 @@ def test_a_chain_of_equal_layers_folds_with_period_one():
     net.add_node("Linear", "fc", {"out_features": 2}, [prev])
     folds = find_folds(analyze(net))
     assert [(f.count, f.members[0]) for f in folds] == [(5, ("r0",))]
+
+
+def test_report_group_blocks_on_the_command_line(capsys):
+    import csv
+    import io
+
+    from core.cli.parser import main
+    assert main(["report", "resnet50", "--format", "csv", "--group-blocks"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert main(["report", "resnet50", "--format", "csv"]) == 0
+    plain = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    grouped = [r for r in rows if r[0].startswith("▸")]
+    assert [r[0].rsplit("×", 1)[1] for r in grouped] == ["2", "3", "5", "2"]
+    macs = rows[0].index("MACs")
+    assert sum(int(r[macs] or 0) for r in rows[1:-1] if not r[0].startswith("  ↳")) == \
+        int(plain[-1][macs]) == int(rows[-1][macs])
