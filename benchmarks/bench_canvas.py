@@ -5,9 +5,15 @@ Offscreen, one process: loads the design into the editor's canvas, then times re
 the viewport for each interaction (the whole design fitted in view, a pan step at 100 %,
 a zoom step, a node dragged by a few pixels) and prints median milliseconds per frame,
 frames per second and the ratio to the bare view's frame. The machine is noisy: compare
-ratios, not absolute times. Usage:
+ratios, not absolute times.
+
+``--folding`` instead loads presets (resnet50, bert-base) into the canvas with every layer
+shown and with repeated blocks folded, alternately in one process, and prints the median
+time to load (scene built, layout included) and to fit the whole design in view (one
+repaint), and the ratio folded / every layer. Usage:
 
     .venv/bin/python benchmarks/bench_canvas.py [--nodes 5000] [--frames 30]
+    .venv/bin/python benchmarks/bench_canvas.py --folding [--repeats 5]
 """
 
 from __future__ import annotations
@@ -92,11 +98,67 @@ def measure(view, frames: int, drag=None) -> dict[str, float]:
     return results
 
 
+def load_and_fit(app, network, folded: bool) -> tuple[float, float, int]:
+    """Seconds to build the canvas of ``network`` (analysis done before) and seconds to
+    fit it in view and repaint, and the number of items drawn as nodes."""
+    from gui.design.canvas import CanvasView
+    from gui.design.document import Document
+    document = Document(network.copy())
+    start = time.perf_counter()
+    canvas = CanvasView(document)
+    canvas.scene_.folding.enabled = folded
+    canvas.scene_.sync()
+    load = time.perf_counter() - start
+    canvas.resize(*VIEW_SIZE)
+    canvas.show()
+    app.processEvents()
+    start = time.perf_counter()
+    canvas.zoom_to_fit()
+    canvas.viewport().repaint()
+    fit = time.perf_counter() - start
+    shown = len(canvas.scene_.nodes) + len(canvas.scene_.blocks)
+    canvas.close()
+    canvas.deleteLater()
+    app.processEvents()
+    return load, fit, shown
+
+
+def bench_folding(repeats: int) -> None:
+    from core.graph.presets import load_preset
+    from gui.app import make_app
+    app = make_app()
+    print(f"{'design':10} {'view':12} {'nodes':>5} {'load ms':>8} {'fit ms':>7} "
+          f"{'load ratio':>10} {'fit ratio':>9}")
+    for name in ("resnet50", "bert-base"):
+        network = load_preset(name)
+        times: dict[bool, list] = {False: [], True: []}
+        shown = {}
+        load_and_fit(app, network, False)  # warm up imports and caches
+        for _ in range(repeats):
+            for folded in (False, True):  # alternate: drift hits both alike
+                load, fit, shown[folded] = load_and_fit(app, network, folded)
+                times[folded].append((load, fit))
+        med = {k: (statistics.median(l for l, _ in v) * 1000,
+                   statistics.median(f for _, f in v) * 1000) for k, v in times.items()}
+        for folded in (False, True):
+            load, fit = med[folded]
+            ratio = (f"{load / med[False][0]:10.2f} {fit / med[False][1]:9.2f}" if folded
+                     else f"{'1.00':>10} {'1.00':>9}")
+            print(f"{name:10} {'folded' if folded else 'every layer':12} {shown[folded]:5} "
+                  f"{load:8.1f} {fit:7.1f} {ratio}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=5000)
     parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--folding", action="store_true",
+                        help="time loading and fitting presets folded against unfolded")
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    if args.folding:
+        bench_folding(args.repeats)
+        return
     from PySide6.QtCore import QPointF
     from gui.app import make_app
     from gui.design.canvas import CanvasView

@@ -308,6 +308,8 @@ class MainWindow(QMainWindow):
                              "The whole design in the canvas's corner; click it to move there")
         self.act_minimap.setCheckable(True)
         self.act_minimap.setChecked(True)
+        from gui.design.folds import fold_actions
+        self.act_fold, self.act_expand_all = fold_actions(self, self.canvas)
         self.act_ds = a("Convert to &Depthwise-Separable", self.convert_ds, "Ctrl+Shift+D",
                         "Replace every plain Conv2d by its depthwise + pointwise unit")
         self.act_solver = a("Conv &Solver…", self.open_solver, "Ctrl+Alt+S",
@@ -365,7 +367,7 @@ class MainWindow(QMainWindow):
         edit.addAction(self.act_find)
         view = bar.addMenu("&View")
         view.addActions([self.act_fit, self.act_zoom_in, self.act_zoom_out, self.act_layout,
-                         self.act_minimap])
+                         self.act_minimap, self.act_fold, self.act_expand_all])
         view.addSeparator()
         theme = view.addMenu("&Theme")
         group = QActionGroup(self)
@@ -390,7 +392,7 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addActions([self.act_undo, self.act_redo, self.act_delete])
         toolbar.addSeparator()
-        toolbar.addActions([self.act_fit, self.act_layout, self.act_solver])
+        toolbar.addActions([self.act_fit, self.act_layout, self.act_fold, self.act_solver])
         toolbar.addSeparator()
         toolbar.addWidget(self.search)
         self._refresh_recent_menu()
@@ -468,6 +470,7 @@ class MainWindow(QMainWindow):
             sub.setEnabled(bool(names))
             for other in names:
                 sub.addAction(other, lambda n=other: self.jump_to_node(n))
+        self.canvas.add_fold_actions(menu, name)
         solver = menu.addAction("Conv solver…", self.open_solver)
         solver.setEnabled(self.document.network.nodes[name].type in (
             "Conv2d", "MaxPool2d", "AvgPool2d", "DepthwiseSeparableConv2d"))
@@ -553,7 +556,7 @@ class MainWindow(QMainWindow):
 
     def jump_to_node(self, name: str) -> None:
         """Select a node and bring it to the middle of the canvas, readable."""
-        item = self.canvas.scene_.nodes.get(name)
+        item = self.canvas.reveal(name)
         if item is None:
             return
         self.canvas.scene_.select_names([name])
@@ -710,16 +713,13 @@ class MainWindow(QMainWindow):
 
     def export_table(self) -> None:
         from core.common.tables import render
-        from core.graph.report import layer_table
         path, chosen = QFileDialog.getSaveFileName(
             self, "Export table", str(Path(self._last_dir()) / f"{self.document.network.name}.csv"),
             "CSV (*.csv);;Markdown (*.md);;LaTeX (*.tex)")
         if not path or self.document.analysis is None:
             return
         fmt = {".md": "md", ".tex": "latex"}.get(Path(path).suffix.lower(), "csv")
-        backward = self.analysis_panel.layers.model.mode != "forward"
-        text = render(layer_table(self.document.analysis, backward, self.document.network.name),
-                      fmt)
+        text = render(self.analysis_panel.layers.export_table(self.document.network.name), fmt)
         self._write_text(path, text)
 
     def export_png(self) -> None:

@@ -25,6 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--optimizer", choices=("sgd", "sgd-momentum", "adam"), default="adam",
                    help="optimizer whose state the memory total includes")
     p.add_argument("--format", choices=("table", "json", "csv", "md", "latex"), default="table")
+    p.add_argument("--group-blocks", action="store_true",
+                   help="one row per run of identical repeated blocks (×N, summed over its "
+                        "layers) in the table, CSV, Markdown and LaTeX")
     p.set_defaults(func=cmd_report)
 
     p = subparsers.add_parser("solve-conv", help="which kernel/stride/padding/dilation give "
@@ -80,7 +83,11 @@ def cmd_report(args) -> int:
         return 0
     title = (f"{network.name}: batch {analysis.options.batch}, {analysis.options.precision}, "
              f"bias adds {'on' if analysis.options.bias_adds else 'off'}")
-    print(render(layer_table(analysis, args.backward, title), args.format), end="")
+    folds = None
+    if getattr(args, "group_blocks", False):
+        from core.graph.blocks import find_folds
+        folds = find_folds(analysis)
+    print(render(layer_table(analysis, args.backward, title, folds=folds), args.format), end="")
     if args.format == "table":
         print()
         if network.description:  # says where an import came from and in which mode

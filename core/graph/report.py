@@ -26,32 +26,69 @@ def _scaled(part: OpPart, key: str, batch: int) -> int:
     return getattr(part, key).value * batch
 
 
-def layer_rows(analysis: Analysis, backward: bool = False, parts: bool = True) -> list[list]:
-    """One row per node (and one per visible part of composite layers), then totals."""
+def layer_rows(analysis: Analysis, backward: bool = False, parts: bool = True,
+               folds=None, expanded=frozenset()) -> list[list]:
+    """One row per node (and one per visible part of composite layers), then totals.
+    With ``folds`` (core.graph.blocks.find_folds), each run of repeated blocks is one row
+    "title ×N" with the sums over its members; the members follow it, indented, when its
+    id is in ``expanded``."""
     rows = []
-    b = analysis.options.batch
+    first_of = {f.nodes[0]: f for f in folds or ()}
+    inside = {n for f in folds or () for n in f.nodes}
     for name in analysis.order:
-        r = analysis[name]
-        if not r.ok:
-            rows.append([name, r.type, _inputs(r), r.status() or "?"] + [None] * (
-                len(FORWARD_COLUMNS) - 4) + ([None] * len(BACKWARD_COLUMNS) if backward else []))
-            continue
-        fwd = r.forward
-        row = [name, r.type, _inputs(r), _shape(r.output_shape), _shape(r.weight_shape),
-               _shape(r.bias_shape), r.weight_elements + r.bias_elements, fwd.macs.value,
-               fwd.mul.value, fwd.add.value, fwd.logic.value, fwd.special.value,
-               r.weight_bytes.value + r.bias_bytes.value, r.activation_bytes.value]
-        if backward:
-            row += _backward_cells(r)
-        rows.append(row)
-        if parts and len(r.parts) > 1:
-            for part in r.parts:
-                sub = ["  ↳ " + part.part, "", "", _shape(part.output_shape),
-                       _shape(part.weight_shape), _shape(part.bias_shape), None,
-                       _scaled(part, "macs", b), _scaled(part, "mul", b), _scaled(part, "add", b),
-                       _scaled(part, "logic", b), _scaled(part, "special", b), None, None]
-                rows.append(sub + ([None] * len(BACKWARD_COLUMNS) if backward else []))
+        fold = first_of.get(name)
+        if fold is not None:
+            rows.append(fold_row(analysis, fold, backward))
+            if fold.id in expanded:
+                for member in fold.nodes:
+                    rows.extend(_indented(_node_rows(analysis, member, backward, parts)))
+        if name not in inside:
+            rows.extend(_node_rows(analysis, name, backward, parts))
     rows.append(_totals_row(analysis, backward))
+    return rows
+
+
+def _indented(rows: list[list]) -> list[list]:
+    return [["    " + str(row[0])] + row[1:] for row in rows]
+
+
+def fold_row(analysis: Analysis, fold, backward: bool) -> list:
+    """A folded run's row: each number the sum of its member nodes' (blank when none
+    of them has that figure)."""
+    members = [_node_rows(analysis, n, backward, parts=False)[0] for n in fold.nodes]
+    width = len(FORWARD_COLUMNS) + (len(BACKWARD_COLUMNS) if backward else 0)
+    row = [f"▸ {fold.label()}", f"{len(fold.members[0])} layers ×{fold.count}",
+           members[0][2], members[-1][3], "", ""]
+    for column in range(6, width):
+        values = [m[column] for m in members if isinstance(m[column], int)]
+        row.append(sum(values) if values else None)
+    if backward:
+        row[-1] = ", ".join(dict.fromkeys(l for m in members if m[-1] for l in
+                                          str(m[-1]).split(", ")))
+    return row
+
+
+def _node_rows(analysis: Analysis, name: str, backward: bool, parts: bool) -> list[list]:
+    b = analysis.options.batch
+    r = analysis[name]
+    if not r.ok:
+        return [[name, r.type, _inputs(r), r.status() or "?"] + [None] * (
+            len(FORWARD_COLUMNS) - 4) + ([None] * len(BACKWARD_COLUMNS) if backward else [])]
+    fwd = r.forward
+    row = [name, r.type, _inputs(r), _shape(r.output_shape), _shape(r.weight_shape),
+           _shape(r.bias_shape), r.weight_elements + r.bias_elements, fwd.macs.value,
+           fwd.mul.value, fwd.add.value, fwd.logic.value, fwd.special.value,
+           r.weight_bytes.value + r.bias_bytes.value, r.activation_bytes.value]
+    if backward:
+        row += _backward_cells(r)
+    rows = [row]
+    if parts and len(r.parts) > 1:
+        for part in r.parts:
+            sub = ["  ↳ " + part.part, "", "", _shape(part.output_shape),
+                   _shape(part.weight_shape), _shape(part.bias_shape), None,
+                   _scaled(part, "macs", b), _scaled(part, "mul", b), _scaled(part, "add", b),
+                   _scaled(part, "logic", b), _scaled(part, "special", b), None, None]
+            rows.append(sub + ([None] * len(BACKWARD_COLUMNS) if backward else []))
     return rows
 
 
@@ -81,11 +118,14 @@ def _totals_row(analysis: Analysis, backward: bool) -> list:
     return row
 
 
-def layer_table(analysis: Analysis, backward: bool = False, title: str = "") -> Table:
+def layer_table(analysis: Analysis, backward: bool = False, title: str = "", folds=None,
+                expanded=frozenset()) -> Table:
+    """The per-layer table; with ``folds``, repeated blocks grouped (see layer_rows)."""
     headers = FORWARD_COLUMNS + (BACKWARD_COLUMNS if backward else [])
     numeric = {i for i, h in enumerate(headers)
                if h not in ("layer", "type", "input", "output", "weight", "bias", "losses")}
-    return Table(headers, layer_rows(analysis, backward), title, numeric)
+    return Table(headers, layer_rows(analysis, backward, folds=folds, expanded=expanded),
+                 title, numeric)
 
 
 def summary_lines(analysis: Analysis) -> list[str]:

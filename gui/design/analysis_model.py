@@ -1,5 +1,7 @@
 """Qt table model over an Analysis: one row per layer (plus its visible parts) and a totals
-row; every numeric cell knows the formula it came from (ToolTipRole and ``explain``)."""
+row; every numeric cell knows the formula it came from (ToolTipRole and ``explain``).
+Grouped (``set_grouped``), each run of repeated blocks (core.graph.blocks) is one row ×N
+whose numbers are the sums over its members, and opens to list them."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from core.graph.analysis import Analysis
+from core.graph.blocks import RULE, Fold, find_folds, summed
 from core.common.explain import V, Expr, shape_text
 
 SORT_ROLE = Qt.UserRole + 10
@@ -40,8 +43,14 @@ class Column:
 
 @dataclass(frozen=True)
 class RowRef:
-    name: str | None  # None: the totals row
+    name: str | None  # None: the totals row, or a folded run's row (``block`` set)
     part: int | None = None
+    block: str | None = None  # a folded run's id: this row sums its members
+    member_of: str | None = None  # a layer listed under its open run
+
+    @property
+    def is_total(self) -> bool:
+        return self.name is None and self.block is None
 
 
 def _fwd(key):
@@ -142,6 +151,9 @@ class AnalysisTableModel(QAbstractTableModel):
         self.mode = "forward"
         self.columns = self._columns_for(self.mode)
         self._cache: dict = {}
+        self.grouped = False
+        self.folds: list[Fold] = []  # while grouped
+        self.expanded: set[str] = set()  # ids of the runs listed member by member
 
     @staticmethod
     def _columns_for(mode: str) -> list[Column]:
@@ -160,15 +172,57 @@ class AnalysisTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._cache = {}
         self.analysis = analysis
-        self.rows = []
-        if analysis is not None:
-            for name in analysis.order:
-                self.rows.append(RowRef(name))
-                parts = analysis.nodes[name].parts
-                if len(parts) > 1:
-                    self.rows.extend(RowRef(name, i) for i in range(len(parts)))
-            self.rows.append(RowRef(None))
+        self.folds = find_folds(analysis) if (self.grouped and analysis is not None) else []
+        self.expanded &= {f.id for f in self.folds}
+        self.rows = self._build_rows()
         self.endResetModel()
+
+    def _build_rows(self) -> list[RowRef]:
+        analysis = self.analysis
+        if analysis is None:
+            return []
+        rows = []
+        first_of = {f.nodes[0]: f for f in self.folds}
+        inside = {n for f in self.folds for n in f.nodes}
+        for name in analysis.order:
+            fold = first_of.get(name)
+            if fold is not None:
+                rows.append(RowRef(None, block=fold.id))
+                if fold.id in self.expanded:
+                    for member in fold.nodes:
+                        rows.extend(self._layer_rows(member, fold.id))
+            if name not in inside:
+                rows.extend(self._layer_rows(name))
+        rows.append(RowRef(None))
+        return rows
+
+    def _layer_rows(self, name: str, member_of: str | None = None) -> list[RowRef]:
+        rows = [RowRef(name, member_of=member_of)]
+        parts = self.analysis.nodes[name].parts
+        if len(parts) > 1:
+            rows.extend(RowRef(name, i, member_of=member_of) for i in range(len(parts)))
+        return rows
+
+    def set_grouped(self, on: bool) -> None:
+        """One row per run of repeated blocks (or every layer on its own row)."""
+        self.grouped = bool(on)
+        self.expanded.clear()
+        self.set_analysis(self.analysis)
+
+    def fold(self, fold_id: str) -> Fold | None:
+        return next((f for f in self.folds if f.id == fold_id), None)
+
+    def toggle_block(self, row: int) -> bool:
+        """Open or close the run on ``row``; False when the row is not a run."""
+        if not (0 <= row < len(self.rows)) or self.rows[row].block is None:
+            return False
+        fold_id = self.rows[row].block
+        self.beginResetModel()
+        self._cache = {}
+        self.expanded ^= {fold_id}
+        self.rows = self._build_rows()
+        self.endResetModel()
+        return True
 
     # -- Qt model API -------------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()):
@@ -195,9 +249,38 @@ class AnalysisTableModel(QAbstractTableModel):
         key = (row, column)
         if key not in self._cache:
             ref, col = self.rows[row], self.columns[column]
-            self._cache[key] = self._total(col) if ref.name is None else col.getter(
-                ref, self.analysis)
+            self._cache[key] = (self._total(col) if ref.is_total else
+                                self._block_cell(self.fold(ref.block), col)
+                                if ref.block is not None else self._layer_cell(ref, col))
         return self._cache[key]
+
+    def _layer_cell(self, ref: RowRef, col: Column):
+        raw = col.getter(ref, self.analysis)
+        if col.key == "name" and ref.member_of is not None:
+            return "    " + str(raw)
+        return raw
+
+    def _block_cell(self, fold: Fold, col: Column):
+        """A run's cell: Σ over its member layers for numbers (the formula names each
+        member), the run's name, size and outer shapes for the rest."""
+        nodes = self.analysis.nodes
+        if col.key == "name":
+            mark = "▾" if fold.id in self.expanded else "▸"
+            return f"{mark} {fold.label()}"
+        if col.key == "type":
+            return f"{len(fold.members[0])} layers ×{fold.count}"
+        if col.key == "input":
+            return col.getter(RowRef(fold.nodes[0]), self.analysis)
+        if col.key == "output":
+            return col.getter(RowRef(fold.nodes[-1]), self.analysis)
+        if col.key == "losses":
+            return ", ".join(dict.fromkeys(l for n in fold.nodes for l in nodes[n].losses))
+        if not col.numeric:
+            return ""
+        values = [(n, self._value(col.getter(RowRef(n), self.analysis))) for n in fold.nodes]
+        if all(v is None for _, v in values):
+            return None
+        return summed((n, v) for n, v in values if v)
 
     def _total(self, col: Column):
         if col.key == "name":
@@ -232,12 +315,14 @@ class AnalysisTableModel(QAbstractTableModel):
                 return ""
             return f"{value:,}" if isinstance(value, int) else str(value)
         if role == SORT_ROLE:
-            if ref.name is None:  # the totals row sorts last either way
+            if ref.is_total:  # the totals row sorts last either way
                 return float("inf") if col.numeric else "\uffff"
             return value if value is not None else (-1 if col.numeric else "")
         if role == Qt.TextAlignmentRole:
             return int((Qt.AlignRight if col.numeric else Qt.AlignLeft) | Qt.AlignVCenter)
         if role == Qt.ToolTipRole:
+            if ref.block is not None and col.key in ("name", "type"):
+                return RULE + " Double-click to list its layers."
             if isinstance(raw, Expr) and raw.value:
                 return raw.explain()
             if ref.name is not None and not self.analysis.nodes[ref.name].ok:
@@ -248,7 +333,7 @@ class AnalysisTableModel(QAbstractTableModel):
                 return QColor("#d63031")
             if ref.part is not None:
                 return QColor("#7f8c8d")
-        if role == Qt.FontRole and ref.name is None:
+        if role == Qt.FontRole and ref.name is None:  # totals and folded runs
             return _bold_font()
         return None
 
@@ -258,9 +343,14 @@ class AnalysisTableModel(QAbstractTableModel):
             return ""
         ref, col = self.rows[row], self.columns[column]
         raw = self.cell(row, column)
-        who = "all layers" if ref.name is None else ref.name + (
-            f" ({self.analysis.nodes[ref.name].parts[ref.part].part})" if ref.part is not None
-            else "")
+        if ref.block is not None:
+            fold = self.fold(ref.block)
+            who = (f"{fold.label()}: {fold.count} identical blocks, the sum over their "
+                   f"{len(fold.nodes)} layers")
+        else:
+            who = "all layers" if ref.name is None else ref.name + (
+                f" ({self.analysis.nodes[ref.name].parts[ref.part].part})"
+                if ref.part is not None else "")
         lines = [f"<b>{col.header}</b> of <b>{who}</b>"]
         if isinstance(raw, Expr):
             lines.append(f"<p style='font-family:monospace'>{_html(raw.symbolic)}<br>= "

@@ -71,6 +71,11 @@ class LayerTableWidget(QWidget):
         self.mode = QComboBox()
         self.mode.addItems(["forward", "backward", "both"])
         self.mode.setToolTip("Which counts the table shows")
+        from core.graph.blocks import RULE
+        self.group = QCheckBox("group repeated blocks")
+        self.group.setToolTip("One row per run of identical blocks (×N), its numbers the sums "
+                              "over its layers; double-click the row to list them. Exports "
+                              "follow what is shown.\n" + RULE)
         copy = QToolButton()
         copy.setText("Copy")
         copy.setToolTip("Copy the table as tab-separated text (Ctrl+C copies the selection)")
@@ -86,6 +91,7 @@ class LayerTableWidget(QWidget):
         self.bar.addWidget(self.bias_adds)
         self.bar.addWidget(QLabel("show"))
         self.bar.addWidget(self.mode)
+        self.bar.addWidget(self.group)
         self.bar.addStretch(1)
         self.bar.addWidget(copy)
         self.bar.addWidget(export)
@@ -94,6 +100,8 @@ class LayerTableWidget(QWidget):
             lambda v: self.document.set_default("precision", v))
         self.bias_adds.toggled.connect(lambda v: self.document.set_analysis_switches(bias_adds=v))
         self.mode.currentTextChanged.connect(self.model.set_mode)
+        self.group.toggled.connect(self.set_grouped)
+        self.table.doubleClicked.connect(self._double_clicked)
 
     def set_analysis(self, analysis) -> None:
         self.model.set_analysis(analysis)
@@ -116,7 +124,8 @@ class LayerTableWidget(QWidget):
         source = self.proxy.mapToSource(current)
         self.explain.setHtml(self.model.explain(source.row(), source.column()))
         ref = self.model.rows[source.row()]
-        self._explained = (ref.name, ref.part, self.model.columns[source.column()].key)
+        self._explained = (ref.name, ref.part, ref.block,
+                           self.model.columns[source.column()].key)
         if ref.name:
             self.sig_node_selected.emit(ref.name)
 
@@ -130,9 +139,9 @@ class LayerTableWidget(QWidget):
         explained, self._explained = getattr(self, "_explained", None), None
         if explained is None:
             return
-        name, part, key = explained
+        name, part, block, key = explained
         row = next((r for r, ref in enumerate(self.model.rows)
-                    if (ref.name, ref.part) == (name, part)), None)
+                    if (ref.name, ref.part, ref.block) == (name, part, block)), None)
         column = next((c for c, col in enumerate(self.model.columns) if col.key == key), None)
         if row is None or column is None or self.model.cell(row, column) in (None, ""):
             self.explain.clear()
@@ -142,6 +151,26 @@ class LayerTableWidget(QWidget):
         index = self.proxy.mapFromSource(self.model.index(row, column))
         with QSignalBlocker(self.table.selectionModel()):
             self.table.setCurrentIndex(index)
+
+    def set_grouped(self, on: bool) -> None:
+        self.model.set_grouped(on)
+        self.table.resizeColumnsToContents()
+        self._refresh_explain()
+
+    def _double_clicked(self, index) -> None:
+        """On a folded run's row: list its layers under it (or fold them again)."""
+        source = self.proxy.mapToSource(index)
+        if self.model.toggle_block(source.row()):
+            self.table.resizeColumnsToContents()
+            self._refresh_explain()
+
+    def export_table(self, title: str = ""):
+        """The table as shown (grouped or not, open runs listed), for CSV/MD/LaTeX."""
+        from core.graph.report import layer_table
+        model = self.model
+        return layer_table(model.analysis, model.mode != "forward", title,
+                           folds=model.folds if model.grouped else None,
+                           expanded=set(model.expanded))
 
     def select_node(self, name: str) -> None:
         current = self.proxy.mapToSource(self.table.currentIndex())

@@ -14,8 +14,11 @@ from PySide6.QtWidgets import (QGraphicsItem, QGraphicsObject, QGraphicsPathItem
                                QGraphicsScene, QGraphicsView)
 
 from core.common.explain import shape_text
+from core.graph.blocks import RULE, FoldedGraph, fold_figures
 from core.graph.layout import layered_positions
+from core.graph.report import human_bytes
 
+from gui.design.folds import FoldState
 from gui.design.mime import decode_layer_type
 
 NODE_W, NODE_H = 184.0, 62.0
@@ -27,6 +30,7 @@ CATEGORY_COLORS = {
     "Linear": "#8e44ad", "Activation": "#e67e22", "Normalization": "#27ae60",
     "Attention": "#c0392b", "Loss": "#d35400",
 }
+BLOCK_COLOR = "#34495e"  # a folded run of repeated blocks
 ERROR_COLOR = QColor("#d63031")
 ERROR_BRUSH = QBrush(ERROR_COLOR)
 _BRUSHES: dict[str, QBrush] = {}
@@ -41,6 +45,8 @@ def _category_brush(category: str) -> QBrush:
 
 class NodeItem(QGraphicsObject):
     """One layer: name, type with key parameters, and its output shape (or its error)."""
+
+    fold = None  # a BlockItem's Fold
 
     def __init__(self, name: str):
         super().__init__()
@@ -158,6 +164,100 @@ class NodeItem(QGraphicsObject):
         return super().itemChange(change, value)
 
 
+class BlockItem(NodeItem):
+    """A closed fold: one node showing ×N and the sums over its members (double-click to
+    open it in place)."""
+
+    def __init__(self, fold: Fold):
+        super().__init__(fold.id)
+        self.fold = fold
+        self.category = "Block"
+        self.lines = ("", "")
+
+    def update_figures(self, analysis) -> None:
+        f = fold_figures(analysis, self.fold)
+        self.type_name = f"{len(self.fold.members[0])} layers ×{self.fold.count}"
+        # short lines: the node is 184 px wide; the tooltip has every digit
+        self.lines = (f"{_compact(f.params.value)} params · {_compact(f.macs.value)} MACs",
+                      f"{len(self.fold.members[0])} layers each · "
+                      f"{human_bytes(f.weight_bytes.value).split(' (')[0]}")
+        first, last = self.fold.members[0], self.fold.members[-1]
+        tip = (f"<b>{self.fold.label()}</b>: {self.fold.count} identical blocks of "
+               f"{len(first)} layers ({first[0]} … {first[-1]}, …, {last[0]} … {last[-1]})"
+               f"<br>params {f.params.value:,} · MACs {f.macs.value:,} · weight bytes "
+               f"{f.weight_bytes.value:,} · activation bytes {f.activation_bytes.value:,}"
+               f"<br>backward mul {f.backward_mul.value:,} · add {f.backward_add.value:,}"
+               f"<br>(sums over the {len(self.fold.nodes)} member layers)"
+               f"<br><i>{RULE}</i><br>Double-click to expand it in place.")
+        self.setToolTip(tip)
+        self.update()
+
+    def update_from(self, result, network_node) -> None:  # a block is not one layer
+        return
+
+    def is_on_output_port(self, scene_pos) -> bool:
+        return False  # wire from a layer, not from a folded run
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        accent = QColor(BLOCK_COLOR)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < OVERVIEW_LOD:
+            painter.setPen(Qt.NoPen)
+            painter.setBrush(QBrush(accent))
+            painter.drawRect(self.body())
+            return
+        palette = widget.palette() if widget else QPalette()
+        base, text = palette.color(QPalette.Base), palette.color(QPalette.Text)
+        painter.setRenderHint(QPainter.Antialiasing)
+        painter.setPen(QPen(accent, 1.2))
+        painter.setBrush(QBrush(base))
+        for offset in (6, 3):  # a stack of cards: more than one block lies here
+            painter.drawRoundedRect(self.body().translated(offset, -offset), 7, 7)
+        pen = QPen(palette.color(QPalette.Highlight) if self.isSelected() else accent,
+                   3.0 if self.isSelected() else 2.0)
+        painter.setPen(pen)
+        painter.drawRoundedRect(self.body(), 7, 7)
+        painter.fillRect(QRectF(-NODE_W / 2 + 1, 1, 5, NODE_H - 2), accent)
+        painter.setPen(text)
+        bold = QFont(painter.font())
+        bold.setBold(True)
+        painter.setFont(bold)
+        painter.drawText(QRectF(-NODE_W / 2 + 12, 4, NODE_W - 18, 18), Qt.AlignLeft,
+                         _elide(bold, self.fold.label(), NODE_W - 18))
+        plain = QFont(painter.font())
+        plain.setBold(False)
+        plain.setPointSizeF(max(7.0, plain.pointSizeF() - 1))
+        painter.setFont(plain)
+        for y, line in zip((22, 39), self.lines):
+            painter.drawText(QRectF(-NODE_W / 2 + 12, y, NODE_W - 18, 16), Qt.AlignLeft,
+                             _elide(plain, line, NODE_W - 18))
+        painter.setPen(QPen(accent, 1.2))
+        painter.setBrush(QBrush(accent))
+        painter.drawEllipse(QPointF(0, 0), 5, 5)
+        painter.drawEllipse(QPointF(0, NODE_H), 5, 5)
+
+    def mouseDoubleClickEvent(self, event):
+        scene = self.scene()
+        if scene is not None:
+            scene.expand_block(self.fold.id)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+
+def _compact(n: int) -> str:
+    """3 significant digits with k/M/G (the node is small; the tooltip has every digit)."""
+    for unit, size in (("G", 10 ** 9), ("M", 10 ** 6), ("k", 10 ** 3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return str(n)
+
+
+def _touches_fold(item) -> bool:
+    if isinstance(item, EdgeItem):
+        return item.src.fold is not None or item.dst.fold is not None
+    return isinstance(item, NodeItem) and item.fold is not None
+
+
 def _elide(font: QFont, text: str, width: float) -> str:
     return QFontMetrics(font).elidedText(text, Qt.ElideRight, int(width))
 
@@ -258,51 +358,113 @@ class CanvasScene(QGraphicsScene):
     def __init__(self, document, parent=None):
         super().__init__(parent)
         self.document = document
-        self.nodes: dict[str, NodeItem] = {}
+        self.nodes: dict[str, NodeItem] = {}  # layers shown one by one
+        self.blocks: dict[str, BlockItem] = {}  # closed folds, by fold id
         self.edges: list[EdgeItem] = []
+        self.folding = FoldState(self)
+        self.folding.sig_changed.connect(self._fold_changed)
+        self._view_key = None
         self.rows: NodeRows | None = None  # only while edges are being rebuilt
         self.setSceneRect(-2000, -400, 4000, 4000)
 
     def sync(self) -> None:
         network, analysis = self.document.network, self.document.analysis
+        if analysis is not None and analysis.network is not network:
+            analysis = None  # the previous design's, while a new one is being loaded
+        closed = self.folding.update(analysis)
+        hidden = {n for f in closed for n in f.nodes}
+        view = self._view_positions(network, analysis, closed) if self.folding.enabled \
+            else None
         auto = None
-        for name in [n for n in self.nodes if n not in network.nodes]:
+        for name in [n for n in self.nodes if n not in network.nodes or n in hidden]:
             self.removeItem(self.nodes.pop(name))
+        self._sync_blocks(closed, analysis, view)
         for name, node in network.nodes.items():
+            if name in hidden:
+                continue
             item = self.nodes.get(name)
             if item is None:
                 item = NodeItem(name)
                 self.nodes[name] = item
                 self.addItem(item)
-            if node.position is not None:
+            if view is not None:
+                pos = view.get(name)
+            elif node.position is not None:
                 pos = node.position
             else:
                 auto = auto or layered_positions(network)
                 pos = auto[name]
-            if (item.pos().x(), item.pos().y()) != tuple(pos):
+            if pos is not None and (item.pos().x(), item.pos().y()) != tuple(pos):
                 item.setPos(QPointF(*pos))
             result = analysis.nodes.get(name) if analysis else None
             item.update_from(result, node)
         self._rebuild_edges()
         self._grow_scene_rect()
 
+    def _view_positions(self, network, analysis, closed) -> dict | None:
+        """With folding on, the layout of the graph as shown (closed folds as one node),
+        re-run only when what is shown changes, so that view-only drags stay put; None
+        keeps the items where they are."""
+        order = analysis.order if analysis is not None else list(network.nodes)
+        graph = FoldedGraph(network, order, closed)
+        key = tuple((name, tuple(node.inputs)) for name, node in graph.nodes.items())
+        if key == self._view_key:
+            return {}
+        self._view_key = key
+        return layered_positions(graph)
+
+    def _sync_blocks(self, closed, analysis, view) -> None:
+        wanted = {f.id: f for f in closed}
+        for fold_id in list(self.blocks):
+            if fold_id not in wanted or self.blocks[fold_id].fold != wanted[fold_id]:
+                self.removeItem(self.blocks.pop(fold_id))
+        for fold_id, fold in wanted.items():
+            item = self.blocks.get(fold_id)
+            if item is None:
+                item = self.blocks[fold_id] = BlockItem(fold)
+                self.addItem(item)
+            if view and fold_id in view:
+                item.setPos(QPointF(*view[fold_id]))
+            item.update_figures(analysis)
+
+    def shown_item(self, name: str):
+        """The item that shows layer ``name``: its node, or the closed fold holding it."""
+        item = self.nodes.get(name)
+        if item is None:
+            item = next((b for b in self.blocks.values() if name in b.fold.nodes), None)
+        return item
+
+    def expand_block(self, fold_id: str) -> None:
+        """Open a fold in place (later: an item must not be deleted in its own event)."""
+        from PySide6.QtCore import QTimer
+        QTimer.singleShot(0, lambda: self.folding.expand(fold_id))
+
     def _rebuild_edges(self) -> None:
         for edge in self.edges:
             self.removeItem(edge)
-        for item in self.nodes.values():
+        for item in list(self.nodes.values()) + list(self.blocks.values()):
             item.edges = []
         self.edges = []
+        owner = {n: b for b in self.blocks.values() for n in b.fold.nodes}
         # Qt indexes new items only back in the event loop; until then every items(rect)
         # scans all of them, so edges built here look up blockers in a sorted row list.
-        self.rows = NodeRows(self.nodes.values())
+        self.rows = NodeRows(list(self.nodes.values()) + list(self.blocks.values()))
         try:
+            seen = set()
             for name, node in self.document.network.nodes.items():
+                dst = owner.get(name) or self.nodes.get(name)
                 for slot, src in enumerate(node.inputs):
-                    if src in self.nodes:
-                        edge = EdgeItem(self.nodes[src], self.nodes[name], slot,
-                                        len(node.inputs))
-                        self.addItem(edge)
-                        self.edges.append(edge)
+                    source = owner.get(src) or self.nodes.get(src)
+                    if dst is None or source is None or source is dst:
+                        continue
+                    folded = dst.fold is not None or source.fold is not None
+                    if folded and (source, dst) in seen:
+                        continue
+                    seen.add((source, dst))
+                    edge = EdgeItem(source, dst, 0 if folded else slot,
+                                    1 if folded else len(node.inputs))
+                    self.addItem(edge)
+                    self.edges.append(edge)
         finally:
             self.rows = None
 
@@ -310,8 +472,14 @@ class CanvasScene(QGraphicsScene):
         bounds = self.itemsBoundingRect().adjusted(-600, -300, 600, 600)
         self.setSceneRect(self.sceneRect().united(bounds))
 
+    def _fold_changed(self) -> None:
+        self._view_key = None  # what is shown changed: lay it out again
+        self.sync()
+
     def selected_names(self) -> list[str]:
-        return [i.name for i in self.selectedItems() if isinstance(i, NodeItem)]
+        """Selected layers (a selected closed fold is not a layer to edit)."""
+        return [i.name for i in self.selectedItems()
+                if isinstance(i, NodeItem) and i.fold is None]
 
     def select_names(self, names) -> None:
         self.clearSelection()
@@ -376,6 +544,8 @@ class CanvasView(QGraphicsView):
     def drop_layer(self, type_name: str, pos: QPointF) -> str | None:
         """Add a layer where it was dropped: on an edge inserts, on a node appends."""
         target = self._item_at(pos)
+        if _touches_fold(target):  # a folded run is no place to insert: drop beside it
+            target = None
         position = (round(pos.x(), 1), round(pos.y() - NODE_H / 2, 1))
         try:
             if isinstance(target, EdgeItem):
@@ -463,6 +633,11 @@ class CanvasView(QGraphicsView):
         self.commit_moves()
 
     def commit_moves(self) -> None:
+        """Store dragged positions in the design (undoable). With folding on, positions
+        come from the folded view's layout: drags there are view-only."""
+        if self.scene_.folding.enabled:
+            self._drag_start = {}
+            return
         moves = {}
         for name, old in self._drag_start.items():
             item = self.scene_.nodes.get(name)
@@ -494,7 +669,7 @@ class CanvasView(QGraphicsView):
         self.scene_.removeItem(self._wire)
         self._wire, self._wire_from = None, None
         target = self._item_at(pos)
-        if isinstance(target, NodeItem) and target.name != src:
+        if isinstance(target, NodeItem) and target.fold is None and target.name != src:
             error = self.document.connect_nodes(src, target.name)
             if error:
                 self.sig_message.emit(error)
@@ -503,12 +678,69 @@ class CanvasView(QGraphicsView):
 
     def contextMenuEvent(self, event):
         item = self._item_at(self.mapToScene(event.pos()))
+        if isinstance(item, NodeItem) and item.fold is not None:
+            self.block_menu(item.fold.id).exec(event.globalPos())
+            return
         if isinstance(item, NodeItem):
             if not item.isSelected():
                 self.scene_.select_names([item.name])
             self.sig_context_menu.emit(item.name, event.globalPos())
             return
         super().contextMenuEvent(event)
+
+    # -- folded blocks ------------------------------------------------------------------
+    def block_menu(self, fold_id: str):
+        from PySide6.QtWidgets import QMenu
+        menu = QMenu(self)
+        menu.addAction("&Expand block", lambda: self.expand_block(fold_id)).setToolTip(
+            "Show this run's layers one by one, in place")
+        menu.addAction("Expand &all", self.expand_all)
+        return menu
+
+    def add_fold_actions(self, menu, name: str) -> None:
+        """On a layer of an open fold: an action that folds it again."""
+        folding = self.scene_.folding
+        fold = folding.fold_of(name) if folding.enabled else None
+        if fold is not None and fold.id in folding.expanded:
+            menu.addSeparator()
+            menu.addAction(f"&Collapse {fold.label()}",
+                           lambda: self.collapse_block(fold.id)).setToolTip(RULE)
+
+    def set_folding(self, on: bool) -> None:
+        """Fold repeated blocks (or show every layer) and fit the result in view."""
+        self.scene_.folding.set_enabled(on)
+        self.zoom_to_fit()
+
+    def expand_block(self, fold_id: str) -> None:
+        """Open a fold in place: the layout re-runs and the view centres on its layers."""
+        fold = next((f for f in self.scene_.folding.folds if f.id == fold_id), None)
+        self.scene_.folding.expand(fold_id)
+        if fold is not None:
+            items = [self.scene_.nodes[n] for n in fold.nodes if n in self.scene_.nodes]
+            if items:
+                self.centerOn(items[len(items) // 2].sceneBoundingRect().center())
+        self.minimap.refresh()
+
+    def collapse_block(self, fold_id: str) -> None:
+        self.scene_.folding.collapse(fold_id)
+        item = self.scene_.blocks.get(fold_id)
+        if item is not None:
+            self.scene_.select_names([])
+            item.setSelected(True)
+            self.centerOn(item)
+        self.minimap.refresh()
+
+    def expand_all(self) -> None:
+        self.scene_.folding.expand_all()
+        self.zoom_to_fit()
+
+    def reveal(self, name: str):
+        """The item of layer ``name``, opening the closed fold that hides it first."""
+        if name not in self.scene_.nodes:
+            fold = self.scene_.folding.fold_of(name)
+            if fold is not None and fold.id in self.scene_.blocks:
+                self.scene_.folding.expand(fold.id)
+        return self.scene_.nodes.get(name)
 
     # -- zoom ---------------------------------------------------------------------------
     def wheelEvent(self, event):
