@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.start()
         self.on_analysis(self.document.analysis)
         self.update_title()
-        QTimer.singleShot(0, self.canvas.zoom_to_fit)
+        QTimer.singleShot(0, self.canvas.zoom_to_readable)
 
     @staticmethod
     def _default_network() -> Network:
@@ -323,23 +323,18 @@ class MainWindow(QMainWindow):
         self._set_icons()
 
     def _set_icons(self) -> None:
-        from PySide6.QtWidgets import QStyle
-        style = self.style()
-        for action, icon in ((self.act_new, QStyle.SP_FileIcon),
-                             (self.act_open, QStyle.SP_DialogOpenButton),
-                             (self.act_save, QStyle.SP_DialogSaveButton),
-                             (self.act_delete, QStyle.SP_TrashIcon),
-                             (self.act_fit, QStyle.SP_TitleBarMaxButton),
-                             (self.act_solver, QStyle.SP_FileDialogContentsView),
-                             (self.act_about, QStyle.SP_MessageBoxInformation)):
-            action.setIcon(style.standardIcon(icon))
+        """Drawn icons that say what the action does (QStyle's stock icons cost start-up
+        time and showed media arrows for Undo/Redo)."""
         from PySide6.QtGui import QPalette
 
         from gui.widgets.icons import drawn_icon
         colour = self.palette().color(QPalette.ButtonText)
-        for action, kind in ((self.act_undo, "undo"), (self.act_redo, "redo"),
-                             (self.act_layout, "layout")):
-            action.setIcon(drawn_icon(kind, colour))  # stock icons say play/refresh
+        for action, kind in ((self.act_new, "new"), (self.act_open, "open"),
+                             (self.act_save, "save"), (self.act_delete, "delete"),
+                             (self.act_fit, "fit"), (self.act_solver, "solver"),
+                             (self.act_about, "about"), (self.act_undo, "undo"),
+                             (self.act_redo, "redo"), (self.act_layout, "layout")):
+            action.setIcon(drawn_icon(kind, colour))
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -441,7 +436,7 @@ class MainWindow(QMainWindow):
         self.analysis_panel.layers.clear_explain()  # its number was the previous file's
         self.canvas.scene_.sync()
         self.properties.show_node(None)
-        QTimer.singleShot(0, self.canvas.zoom_to_fit)
+        QTimer.singleShot(0, self.canvas.zoom_to_readable)
 
     def on_selection(self) -> None:
         names = self.canvas.scene_.selected_names()
