@@ -319,6 +319,8 @@ class MainWindow(QMainWindow):
                                   "their places at their default sizes")
         self.act_shortcuts = a("&Keyboard Shortcuts", self.show_shortcuts,
                                QKeySequence.HelpContents, "Every key and mouse gesture")
+        self.act_guide = a("&User Guide", self.show_guide, None,
+                           "A short guide to each workspace, with pictures")
         self.act_about = a("&About", self.about)
         self._set_icons()
 
@@ -377,7 +379,7 @@ class MainWindow(QMainWindow):
         tools = bar.addMenu("&Tools")
         tools.addActions([self.act_ds, self.act_solver, self.act_compare])
         help_menu = bar.addMenu("&Help")
-        help_menu.addActions([self.act_shortcuts, self.act_about])
+        help_menu.addActions([self.act_guide, self.act_shortcuts, self.act_about])
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
         toolbar.setMovable(False)
@@ -879,6 +881,16 @@ class MainWindow(QMainWindow):
         from gui.widgets.shortcuts import ShortcutsDialog
         self.shortcuts_dialog = ShortcutsDialog(self.menuBar(), self)
         self.shortcuts_dialog.show()
+
+    def show_guide(self) -> None:
+        """Help → User Guide, inside the app, at the shown workspace's section."""
+        from gui.widgets.guide import GuideDialog
+        if getattr(self, "guide_dialog", None) is None:
+            self.guide_dialog = GuideDialog(self.menuBar(), self)
+            self.guide_dialog.sig_shortcuts.connect(self.show_shortcuts)
+        self.guide_dialog.show_section(WORKSPACES[self.workspace_bar.currentIndex()])
+        self.guide_dialog.show()
+        self.guide_dialog.raise_()
 
     def about(self) -> None:
         QMessageBox.about(self, "About MLSys Studio",
