@@ -320,6 +320,9 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("idle")
+        # Centred inside the bar: with the default left alignment some styles draw the
+        # text beside the groove, over the bar's end.
+        self.progress.setAlignment(Qt.AlignCenter)
         self.status_label = QLabel("Ready.")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)

@@ -322,3 +322,17 @@ def test_the_run_in_progress_has_a_live_row_that_becomes_its_final_row(qtbot, pa
     assert _wait_ended(qtbot, panel) == "finished"
     assert table.rowCount() == 1 and table.running_row is None  # replaced, not duplicated
     assert table.item(0, column["status"]).text() == "finished" and len(panel.history) == 1
+
+
+def test_the_longest_progress_text_fits_inside_the_bar_at_1280x720(shown, monkeypatch):
+    """The bar's text ("100%  epoch 999  ETA ≤ 10:00:00") fits in the bar with room for
+    its chunk, so it never runs over the bar's ends at the smallest supported window."""
+    from PySide6.QtWidgets import QApplication
+    monkeypatch.delenv("MLSYS_MNIST_DIR", raising=False)
+    widget = shown(panel_module.TrainingPanel(lambda: load_preset("mlp")), 1280, 720)
+    QApplication.processEvents()
+    bar = widget.progress
+    text = f"100%  epoch 999  ETA ≤ {panel_module.format_seconds(36_000)}"
+    assert bar.fontMetrics().horizontalAdvance(text) + 16 <= bar.contentsRect().width()
+    assert bar.isTextVisible() and bar.alignment() & Qt.AlignHCenter
+    assert widget.shutdown(5000)
