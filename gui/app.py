@@ -63,7 +63,8 @@ def run_app(args) -> int:
     if getattr(args, "preset", None):
         window.open_preset(args.preset)
     window.show()
-    window.offer_recovery()
+    from PySide6.QtCore import QTimer
+    QTimer.singleShot(0, window.offer_recovery)  # after the first paint: reads the disk
     return app.exec()
 
 
@@ -119,7 +120,7 @@ def _screenshot(path: str, preset: str | None, workspace: str | None, size, fold
     window.show()
     for _ in range(5):
         app.processEvents()
-    window.canvas.zoom_to_fit()
+    window.canvas.zoom_to_readable()  # as the first window opens
     nodes = list(window.document.network.nodes)
     if nodes:  # show a selected layer, its properties and one explained number
         target = next((n for n in nodes if window.document.network.nodes[n].type in (

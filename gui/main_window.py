@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.start()
         self.on_analysis(self.document.analysis)
         self.update_title()
-        QTimer.singleShot(0, self.canvas.zoom_to_fit)
+        QTimer.singleShot(0, self.canvas.zoom_to_readable)
 
     @staticmethod
     def _default_network() -> Network:
@@ -321,27 +321,24 @@ class MainWindow(QMainWindow):
                                   "their places at their default sizes")
         self.act_shortcuts = a("&Keyboard Shortcuts", self.show_shortcuts,
                                QKeySequence.HelpContents, "Every key and mouse gesture")
+        self.act_guide = a("&User Guide", self.show_guide, None,
+                           "A short guide to each workspace, with pictures")
         self.act_about = a("&About", self.about)
         self._set_icons()
 
     def _set_icons(self) -> None:
-        from PySide6.QtWidgets import QStyle
-        style = self.style()
-        for action, icon in ((self.act_new, QStyle.SP_FileIcon),
-                             (self.act_open, QStyle.SP_DialogOpenButton),
-                             (self.act_save, QStyle.SP_DialogSaveButton),
-                             (self.act_delete, QStyle.SP_TrashIcon),
-                             (self.act_fit, QStyle.SP_TitleBarMaxButton),
-                             (self.act_solver, QStyle.SP_FileDialogContentsView),
-                             (self.act_about, QStyle.SP_MessageBoxInformation)):
-            action.setIcon(style.standardIcon(icon))
+        """Drawn icons that say what the action does (QStyle's stock icons cost start-up
+        time and showed media arrows for Undo/Redo)."""
         from PySide6.QtGui import QPalette
 
         from gui.widgets.icons import drawn_icon
         colour = self.palette().color(QPalette.ButtonText)
-        for action, kind in ((self.act_undo, "undo"), (self.act_redo, "redo"),
-                             (self.act_layout, "layout")):
-            action.setIcon(drawn_icon(kind, colour))  # stock icons say play/refresh
+        for action, kind in ((self.act_new, "new"), (self.act_open, "open"),
+                             (self.act_save, "save"), (self.act_delete, "delete"),
+                             (self.act_fit, "fit"), (self.act_solver, "solver"),
+                             (self.act_about, "about"), (self.act_undo, "undo"),
+                             (self.act_redo, "redo"), (self.act_layout, "layout")):
+            action.setIcon(drawn_icon(kind, colour))
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -384,7 +381,7 @@ class MainWindow(QMainWindow):
         tools = bar.addMenu("&Tools")
         tools.addActions([self.act_ds, self.act_solver, self.act_compare])
         help_menu = bar.addMenu("&Help")
-        help_menu.addActions([self.act_shortcuts, self.act_about])
+        help_menu.addActions([self.act_guide, self.act_shortcuts, self.act_about])
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
         toolbar.setMovable(False)
@@ -443,7 +440,7 @@ class MainWindow(QMainWindow):
         self.analysis_panel.layers.clear_explain()  # its number was the previous file's
         self.canvas.scene_.sync()
         self.properties.show_node(None)
-        QTimer.singleShot(0, self.canvas.zoom_to_fit)
+        QTimer.singleShot(0, self.canvas.zoom_to_readable)
 
     def on_selection(self) -> None:
         names = self.canvas.scene_.selected_names()
@@ -884,6 +881,16 @@ class MainWindow(QMainWindow):
         from gui.widgets.shortcuts import ShortcutsDialog
         self.shortcuts_dialog = ShortcutsDialog(self.menuBar(), self)
         self.shortcuts_dialog.show()
+
+    def show_guide(self) -> None:
+        """Help → User Guide, inside the app, at the shown workspace's section."""
+        from gui.widgets.guide import GuideDialog
+        if getattr(self, "guide_dialog", None) is None:
+            self.guide_dialog = GuideDialog(self.menuBar(), self)
+            self.guide_dialog.sig_shortcuts.connect(self.show_shortcuts)
+        self.guide_dialog.show_section(WORKSPACES[self.workspace_bar.currentIndex()])
+        self.guide_dialog.show()
+        self.guide_dialog.raise_()
 
     def about(self) -> None:
         QMessageBox.about(self, "About MLSys Studio",

@@ -62,7 +62,9 @@ def test_wheel_holds_the_packages_and_resources_and_no_tests(wheel):
     for needed in ("core/graph/analysis.py", "core/graph/layers/torch_modules.py",
                    "core/cli/parser.py", "gui/main_window.py", "gui/design/canvas.py",
                    "core/resources/presets/lenet5.json", "core/resources/presets/bert-base.json",
-                   "core/resources/mnist_sample/train-images-idx3-ubyte.gz"):
+                   "core/resources/mnist_sample/train-images-idx3-ubyte.gz",
+                   "gui/resources/guide/guide.html", "gui/resources/guide/design.png",
+                   "gui/resources/guide/transformer.png"):
         assert needed in names
     assert not any(n.startswith(("tests/", "benchmarks/", "tools/")) for n in names)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from core.common.errors import NetworkError, brief
 from core.graph.layers import (conv, dense, elementwise, gates, io_nodes, pool, shape_ops,
                                windows)
@@ -29,6 +27,7 @@ def layer_type(name: str) -> LayerType:
 def _hint(name) -> str:
     """Close names, or a few known ones: the full list no longer fits on one line."""
     lowered = {t.lower(): t for t in _TYPES}
+    import difflib  # only for a misspelt name's suggestions
     close = difflib.get_close_matches(str(name).lower(), list(lowered), n=3, cutoff=0.6)
     if close:
         return "did you mean " + " or ".join(lowered[c] for c in close) + "?"

@@ -87,7 +87,12 @@ def operand_layouts(layer) -> dict[str, OperandLayout]:
         # About as many cells across as down.
         return max(1, min(planes, round(math.sqrt(planes * h / w))))
 
-    weight_cols = C if 1 < F and 2 <= C <= 16 else square(F * C, K, K)  # one row per filter
+    if 1 < F and 2 <= C <= 16:  # each filter's channels side by side, filters wrapped
+        # into rows of k so that many filters (ResNet's conv1: 64 × 3 of 7×7) make a
+        # squarish grid rather than a strip one filter wide
+        weight_cols = C * max(1, min(F, round(math.sqrt(F / C))))
+    else:
+        weight_cols = square(F * C, K, K)
     return {
         "input": OperandLayout("input", C, H, W, square(C, H, W), tuple(f"c{c}" for c in range(C)),
                                f"{H}×{W}×{C} (H×W×C), {C} channel plane{'s' * (C > 1)}"),

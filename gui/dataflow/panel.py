@@ -55,9 +55,10 @@ BUFFER_FIELDS = (
     ("output buffer", "output (psum)", 1, 1, "Capacity of the output (partial-sum) buffer, in elements"),
 )
 PE_FIELDS = (
-    ("PE array rows", "PE rows", 12, 1, "Rows of processing elements for row-stationary (Eyeriss: 12); "
-                                        "must be at least K"),
-    ("PE array columns", "PE columns", 14, 1, "Columns of processing elements for row-stationary (Eyeriss: 14)"),
+    ("PE array rows", "rs PE rows", 12, 1, "Rows of processing elements for row-stationary (Eyeriss: 12); "
+                                           "must be at least K. The Systolic array tab has its own array"),
+    ("PE array columns", "rs PE columns", 14, 1, "Columns of processing elements for row-stationary "
+                                                 "(Eyeriss: 14). The Systolic array tab has its own array"),
 )
 ALL_FIELDS = LAYER_FIELDS + BUFFER_FIELDS + PE_FIELDS
 DEFAULTS = {key: default for key, _l, default, _m, _t in ALL_FIELDS} | {"dataflow": "ws", "policy": "tile"}
@@ -238,6 +239,13 @@ class DataflowPanel(QWidget):
             "LRU buffers of exactly these capacities (only misses cost memory reads)")
         for spec in PE_FIELDS:
             self._field(df_form, *spec)
+        pe_note = QLabel("The PE array of row-stationary (Eyeriss's 12×14); the Systolic array "
+                         "tab sizes its own array (SCALE-Sim's 8×8).")
+        pe_note.setWordWrap(True)
+        pe_note.setStyleSheet("color: gray;")
+        pe_note.setToolTip("Two different machines: Eyeriss's spatial array for the rs dataflow, "
+                           "and a SCALE-Sim systolic array")
+        df_form.addRow(pe_note)
         outer.addWidget(groups[0][0])
         outer.addWidget(groups[1][0])
         outer.addWidget(df_group)
@@ -345,8 +353,11 @@ class DataflowPanel(QWidget):
 
     def set_layer(self, height, width, channels, kernel, filters, stride=1, padding=0) -> bool:
         """Load a conv layer (the editor's "Open in Dataflow lab"). Pairs such as (3, 3) are
-        accepted when both entries agree. Returns False (messages beside the fields, the last
-        valid state kept) when the values are not allowed."""
+        accepted when both entries agree. The buffers and the rs PE array start again from
+        their defaults, raised to what this layer needs (an earlier layer's edits do not
+        carry over); the dataflow, policy and energy costs stay as chosen. Returns False
+        (messages beside the fields, the last valid state kept) when the values are not
+        allowed."""
         given = {"height": height, "width": width, "channels": channels, "kernel": kernel,
                  "filters": filters, "stride": stride, "padding": padding}
         values, problems = {}, {}
@@ -364,6 +375,8 @@ class DataflowPanel(QWidget):
             return False
         for key, number in values.items():
             self._set_field(key, number)
+        for key, *_rest in BUFFER_FIELDS + PE_FIELDS:
+            self._set_field(key, DEFAULTS[key])
         self._raise_buffers_to_minimum()
         return self.recompute()
 

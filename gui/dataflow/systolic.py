@@ -135,6 +135,13 @@ class SystolicPanel(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         self._spin(form, "array rows", "rows", 8, "R: PE rows of the systolic array (SCALE-Sim's ArrayHeight)")
         self._spin(form, "array columns", "columns", 8, "C: PE columns of the systolic array (ArrayWidth)")
+        array_note = QLabel("This tab's own array (SCALE-Sim's default 8×8), not the rs PE "
+                            "array of the form (Eyeriss's 12×14).")
+        array_note.setWordWrap(True)
+        array_note.setStyleSheet("color: gray;")
+        array_note.setToolTip("Two different machines: a SCALE-Sim systolic array here, "
+                              "Eyeriss's spatial array for the row-stationary dataflow")
+        form.addRow(array_note)
         self.dataflow = QComboBox()
         for df in SYSTOLIC_DATAFLOWS:
             self.dataflow.addItem({"os": "os — output-stationary", "ws": "ws — weight-stationary",

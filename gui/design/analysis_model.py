@@ -16,6 +16,13 @@ from core.graph.blocks import RULE, Fold, find_folds, summed
 from core.common.explain import V, Expr, shape_text
 
 SORT_ROLE = Qt.UserRole + 10
+_DISPLAY, _ALIGN, _FONT, _FOREGROUND, _TOOLTIP, _SORT = (
+    int(Qt.DisplayRole), int(Qt.TextAlignmentRole), int(Qt.FontRole), int(Qt.ForegroundRole),
+    int(Qt.ToolTipRole), int(SORT_ROLE))
+_ROLES = frozenset((_DISPLAY, _ALIGN, _FONT, _FOREGROUND, _TOOLTIP, _SORT))
+_RIGHT = int(Qt.AlignRight | Qt.AlignVCenter)
+_LEFT = int(Qt.AlignLeft | Qt.AlignVCenter)
+_HORIZONTAL = Qt.Horizontal
 
 CONVENTIONS = {
     "macs": "MAC = one multiply + one accumulate; bias is not a MAC.",
@@ -232,14 +239,16 @@ class AnalysisTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.columns)
 
     def headerData(self, section, orientation, role=Qt.DisplayRole):
-        if orientation == Qt.Horizontal and 0 <= section < len(self.columns):
+        role = int(role)
+        if role not in (_DISPLAY, _TOOLTIP):
+            return None
+        if orientation == _HORIZONTAL and 0 <= section < len(self.columns):
             column = self.columns[section]
-            if role == Qt.DisplayRole:
+            if role == _DISPLAY:
                 return column.header
-            if role == Qt.ToolTipRole:
-                return CONVENTIONS.get(column.key, CONVENTIONS.get(
-                    "grad" if column.group == "backward" else "", column.header))
-        if orientation == Qt.Vertical and role == Qt.DisplayRole:
+            return CONVENTIONS.get(column.key, CONVENTIONS.get(
+                "grad" if column.group == "backward" else "", column.header))
+        if orientation != _HORIZONTAL and role == _DISPLAY:
             return section + 1
         return None
 
@@ -304,37 +313,39 @@ class AnalysisTableModel(QAbstractTableModel):
         return self._value(raw)
 
     def data(self, index, role=Qt.DisplayRole):
-        if not index.isValid() or self.analysis is None:
+        # Plain ints and an early exit for the roles this model does not answer: a view
+        # asks each cell for about ten roles, and sizing the columns asks every cell of
+        # the first rows (this was most of the first window's build time).
+        role = int(role)
+        if role not in _ROLES or not index.isValid() or self.analysis is None:
             return None
-        raw = self.cell(index.row(), index.column())
-        value = self._value(raw)
-        col = self.columns[index.column()]
-        ref = self.rows[index.row()]
-        if role == Qt.DisplayRole:
+        row, column = index.row(), index.column()
+        if role == _DISPLAY:
+            value = self._value(self.cell(row, column))
             if value is None:
                 return ""
             return f"{value:,}" if isinstance(value, int) else str(value)
-        if role == SORT_ROLE:
+        col, ref = self.columns[column], self.rows[row]
+        if role == _ALIGN:
+            return _RIGHT if col.numeric else _LEFT
+        if role == _FONT:
+            return _bold_font() if ref.name is None else None  # totals and folded runs
+        if role == _FOREGROUND:
+            if ref.name is not None and not self.analysis.nodes[ref.name].ok:
+                return QColor("#d63031")
+            return QColor("#7f8c8d") if ref.part is not None else None
+        if role == _TOOLTIP and ref.block is not None and col.key in ("name", "type"):
+            return RULE + " Double-click to list its layers."
+        raw = self.cell(row, column)
+        value = self._value(raw)
+        if role == _SORT:
             if ref.is_total:  # the totals row sorts last either way
                 return float("inf") if col.numeric else "\uffff"
             return value if value is not None else (-1 if col.numeric else "")
-        if role == Qt.TextAlignmentRole:
-            return int((Qt.AlignRight if col.numeric else Qt.AlignLeft) | Qt.AlignVCenter)
-        if role == Qt.ToolTipRole:
-            if ref.block is not None and col.key in ("name", "type"):
-                return RULE + " Double-click to list its layers."
-            if isinstance(raw, Expr) and raw.value:
-                return raw.explain()
-            if ref.name is not None and not self.analysis.nodes[ref.name].ok:
-                return self.analysis.nodes[ref.name].status()
-            return None
-        if role == Qt.ForegroundRole:
-            if ref.name is not None and not self.analysis.nodes[ref.name].ok:
-                return QColor("#d63031")
-            if ref.part is not None:
-                return QColor("#7f8c8d")
-        if role == Qt.FontRole and ref.name is None:  # totals and folded runs
-            return _bold_font()
+        if isinstance(raw, Expr) and raw.value:  # the tooltip
+            return raw.explain()
+        if ref.name is not None and not self.analysis.nodes[ref.name].ok:
+            return self.analysis.nodes[ref.name].status()
         return None
 
     def explain(self, row: int, column: int) -> str:

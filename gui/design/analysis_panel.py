@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QSpinBox, QSplitter, QTableView, QTableWidget, QTableWidgetItem,
                                QTabWidget, QTextBrowser, QToolButton, QVBoxLayout, QWidget)
 
-from core.graph.dsconv import compare_depthwise_separable
 from core.graph.report import human_bytes
 
 from gui.design.analysis_model import SORT_ROLE, AnalysisTableModel
@@ -303,6 +302,7 @@ class DSComparisonWidget(QWidget):
         return self.plot
 
     def refresh(self) -> None:
+        from core.graph.dsconv import compare_depthwise_separable  # not at start-up
         try:
             self.comparison = compare_depthwise_separable(self.document.network,
                                                           self.document.options)

@@ -24,6 +24,8 @@ from gui.design.mime import decode_layer_type
 NODE_W, NODE_H = 184.0, 62.0
 PORT_R = 5.0
 OVERVIEW_LOD = 0.35  # below this scale nodes are drawn as coloured blocks, without text
+OPENING_SCALE = 0.5  # a small design opens at least this large: named layers, not blocks
+SMALL_DESIGN = 40  # nodes; a bigger design opens fitted (its overview)
 INSERT_GAP = 34.0  # vertical space between a node and one inserted below it
 CATEGORY_COLORS = {
     "Structure": "#7f8c8d", "Convolution": "#2e86de", "Pooling": "#16a085",
@@ -761,6 +763,21 @@ class CanvasView(QGraphicsView):
             self.resetTransform()
             self.centerOn(rect.center())
         self.minimap.fit()
+
+    def zoom_to_readable(self) -> None:
+        """How a design opens: fitted, but a small one (at most SMALL_DESIGN nodes) never
+        below OPENING_SCALE, scrolled to its first layers, so that the first window shows
+        LeNet-5's names and shapes at 1280x720 rather than coloured blocks."""
+        self.zoom_to_fit()
+        rect = self.scene_.itemsBoundingRect()
+        if (rect.isNull() or self.transform().m11() >= OPENING_SCALE
+                or len(self.scene_.nodes) > SMALL_DESIGN):
+            return
+        self.resetTransform()
+        self.scale(OPENING_SCALE, OPENING_SCALE)
+        half_height = self.viewport().height() / (2 * OPENING_SCALE)
+        self.centerOn(rect.center().x(), rect.top() - 30 + half_height)
+        self.minimap.refresh()
 
     def zoom(self, factor: float) -> None:
         self.scale(factor, factor)

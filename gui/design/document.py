@@ -17,7 +17,6 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from core.graph import io
 from core.graph.analysis import Analysis, AnalysisOptions, analyze
 from core.graph.catalog import layer_type
-from core.graph.dsconv import CONVERTED_PARAMS, convertible
 from core.common.errors import MlsysError, printable
 from core.graph.network import Network, RemovedNode
 
@@ -401,6 +400,7 @@ class Document(QObject):
 
     def convert_to_depthwise_separable(self) -> list[str]:
         """Every plain Conv2d becomes its depthwise-separable unit, as one undo step."""
+        from core.graph.dsconv import CONVERTED_PARAMS, convertible  # not at start-up
         names = [n for n in self.network.nodes if convertible(self.network, n) is None]
         if not names:
             return []

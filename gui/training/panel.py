@@ -320,6 +320,9 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("idle")
+        # Centred inside the bar: with the default left alignment some styles draw the
+        # text beside the groove, over the bar's end.
+        self.progress.setAlignment(Qt.AlignCenter)
         self.status_label = QLabel("Ready.")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
@@ -522,7 +525,7 @@ class TrainingPanel(QWidget):
             return False
         folder = self.folder.text().strip()
         self._pending = {"model": self.model_combo.currentText(), "config": config,
-                         "steps_per_epoch": 1}
+                         "steps_per_epoch": 1, "epochs_done": [], "epoch": 1}
         self._last_status = ""
         self._planned_steps = 1
         self.plots.reset()
@@ -535,7 +538,22 @@ class TrainingPanel(QWidget):
         started = self.controller.start(make_events)
         if started:
             self._update_buttons(True)
+            self._show_running_row()
         return started
+
+    def _show_running_row(self, state: str = "running") -> None:
+        """The run in progress in the history: its settings, "running · epoch k/N" and
+        the epochs done so far (test accuracy of the last one)."""
+        pending = self._pending
+        if pending is None or "epochs_done" not in pending:
+            return
+        settings = pending["config"].as_dict()
+        planned = settings.get("max_epochs") if settings.get("until_converged") \
+            else settings.get("epochs")
+        status = f"{state} · epoch {pending['epoch']}/{planned}"
+        self.history_table.show_running(RunRecord(
+            len(self.history) + 1, pending["model"], status, settings,
+            {"epochs": list(pending["epochs_done"])}))
 
     @Slot(object, object)
     def start_experiment(self, sweep, images) -> bool:
@@ -725,6 +743,10 @@ class TrainingPanel(QWidget):
             return
         self.plots.add_batches(events)
         e = events[-1]
+        if self._pending is not None and self._pending.get("epoch") != e.epoch \
+                and "epochs_done" in self._pending:
+            self._pending["epoch"] = e.epoch
+            self._show_running_row()
         done = (e.epoch - 1) * e.steps_per_epoch + e.step
         total = max(self._planned_steps, done)
         self.progress.setRange(0, total)
@@ -760,14 +782,19 @@ class TrainingPanel(QWidget):
 
     def _on_EpochEvent(self, event) -> None:  # noqa: N802
         self.plots.add_epoch(event)
+        if self._pending is not None and "epochs_done" in self._pending:
+            self._pending["epochs_done"].append(event.as_dict())
+            self._show_running_row()
         self.set_status(f"Epoch {event.epoch}: test accuracy {100 * event.test_acc:.2f} %, "
                         f"test loss {event.test_loss:.4f} ({event.seconds:.1f} s)")
 
     def _on_Paused(self, event) -> None:  # noqa: N802
         self.set_status(f"Paused at epoch {event.epoch}, step {event.step}.")
+        self._show_running_row("paused")
 
     def _on_Resumed(self, event) -> None:  # noqa: N802
         self.set_status(f"Resumed after {event.paused_seconds:.1f} s.")
+        self._show_running_row()
 
     def _on_Finished(self, event) -> None:  # noqa: N802
         self._last_status = event.result.status
@@ -812,6 +839,7 @@ class TrainingPanel(QWidget):
     def on_running(self, running: bool) -> None:
         self._update_buttons(running)
         if not running:
+            self.history_table.clear_running()  # a run that left no report (an error)
             self.progress.setRange(0, max(1, self.progress.maximum()))
             if self._last_status in ("finished", "converged"):
                 self.progress.setValue(self.progress.maximum())

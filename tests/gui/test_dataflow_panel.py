@@ -343,3 +343,48 @@ def test_energy_costs_are_editable(panel, qtbot):
     panel.reset_to_reference()
     qtbot.waitUntil(lambda: not panel.is_busy() and panel.state.result.energy.total == 448_700,
                     timeout=10_000)
+
+
+def test_open_in_dataflow_lab_replaces_earlier_edits_with_the_layers_sizes(qtbot, settings):
+    """Right-click conv1 → Open in Dataflow lab after edits there: the layer's sizes, the
+    buffers it needs (not the old ones), no old error, the animation from its first step."""
+    from gui.main_window import MainWindow
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.resize(1280, 720)
+    win.show()
+    panel = win.ensure_dataflow_panel()
+    qtbot.waitUntil(lambda: panel.state is not None and not panel.is_busy(), timeout=10000)
+    panel.tabs.setCurrentIndex(2)
+    panel.fields["input buffer"].setValue(5000)
+    panel.fields["PE array columns"].setValue(40)
+    panel.fields["stride"].setValue(0)  # invalid: a message beside the field
+    QApplication.processEvents()
+    qtbot.waitUntil(lambda: not panel.errors["stride"].isHidden(), timeout=3000)
+    old = panel.trace
+    assert win.open_in_dataflow("conv1")
+    wait_new_trace(qtbot, panel, old)
+    assert panel.tabs.currentIndex() == 0
+    assert panel.result.layer == ConvLayer(28, 28, 1, 5, 6, 1, 2)
+    assert panel.fields["input buffer"].value() == 25  # what ws needs for 5×5 windows
+    assert panel.fields["PE array columns"].value() == 14
+    assert panel.errors["stride"].isHidden() and panel.stale_label.isHidden()
+    assert panel.player.frame == 0
+    win.document.undo_stack.setClean()
+    win.close()
+
+
+def test_many_filters_wrap_into_a_readable_weight_grid():
+    """ResNet's conv1 (64 filters × 3 channels of 7×7) is drawn as a squarish grid, each
+    filter's channels side by side, not a strip one filter wide."""
+    from gui.dataflow.frames import operand_layouts
+    layout = operand_layouts(ConvLayer(224, 224, 3, 7, 64, 2, 3))["weight"]
+    rows, cols = layout.image_shape
+    assert 0.5 <= cols / rows <= 2, (rows, cols)
+    assert layout.columns % 3 == 0  # whole filters per row
+    # the address of filter f, channel c sits in the plane the engine's order says
+    ys, xs = layout.cells(np.array([(5 * 3 + 2) * 49]))
+    py, px = divmod(5 * 3 + 2, layout.columns)
+    assert (ys[0], xs[0]) == (py * 8, px * 8)
+    few = operand_layouts(ConvLayer(6, 7, 9, 3, 2, 1, 0))["weight"]
+    assert few.columns == 9  # two filters: one row each, as before

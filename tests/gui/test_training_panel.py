@@ -295,3 +295,44 @@ def test_current_design_that_cannot_train_is_said_when_chosen(shown, monkeypatch
     widget.check_design()
     assert error.isVisible() and "conv1" in error.text()
     assert widget.shutdown(5000)
+
+
+
+def test_the_run_in_progress_has_a_live_row_that_becomes_its_final_row(qtbot, panel):
+    """Shown at Start ("running · epoch 1/3"), updated as epochs end (epochs done, test
+    accuracy), not selectable, and replaced by the final row (no duplicate)."""
+    from core.training.run_history import HISTORY_HEADERS
+    column = {h: i for i, h in enumerate(HISTORY_HEADERS)}
+    panel.epochs.setText("3")
+    table = panel.history_table
+    assert panel.start()
+    assert table.rowCount() == 1 and table.records == []  # at once, before any epoch
+    assert table.item(0, column["status"]).text() == "running · epoch 1/3"
+    with qtbot.waitSignal(panel.controller.sig_event, timeout=FIRST_RUN_MS,
+                          check_params_cb=_kind("EpochEvent")):
+        pass
+    row = [table.item(0, c).text() for c in range(table.columnCount())]
+    assert table.rowCount() == 1 and table.records == []
+    assert row[column["status"]] in ("running · epoch 1/3", "running · epoch 2/3")
+    assert row[column["epochs"]] == "1/3"  # epochs done / planned
+    assert row[column["test acc (%)"]] != "—"  # the finished epoch's accuracy
+    assert row[column["model"]] == "mlp"
+    table.selectRow(0)
+    assert table.selected_record() is None  # the running row has no results to show yet
+    assert _wait_ended(qtbot, panel) == "finished"
+    assert table.rowCount() == 1 and table.running_row is None  # replaced, not duplicated
+    assert table.item(0, column["status"]).text() == "finished" and len(panel.history) == 1
+
+
+def test_the_longest_progress_text_fits_inside_the_bar_at_1280x720(shown, monkeypatch):
+    """The bar's text ("100%  epoch 999  ETA ≤ 10:00:00") fits in the bar with room for
+    its chunk, so it never runs over the bar's ends at the smallest supported window."""
+    from PySide6.QtWidgets import QApplication
+    monkeypatch.delenv("MLSYS_MNIST_DIR", raising=False)
+    widget = shown(panel_module.TrainingPanel(lambda: load_preset("mlp")), 1280, 720)
+    QApplication.processEvents()
+    bar = widget.progress
+    text = f"100%  epoch 999  ETA ≤ {panel_module.format_seconds(36_000)}"
+    assert bar.fontMetrics().horizontalAdvance(text) + 16 <= bar.contentsRect().width()
+    assert bar.isTextVisible() and bar.alignment() & Qt.AlignHCenter
+    assert widget.shutdown(5000)
