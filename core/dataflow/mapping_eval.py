@@ -118,17 +118,29 @@ def _fanout_problems(mapping: Mapping, hierarchy: Hierarchy):
                    f"(over by {used - limit:,})")
 
 
+def tile_sizes(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy | None = None) -> dict[str, dict[str, int]]:
+    """Elements of each operand one instance of each level holds (its largest tile; per PE for the
+    registers; memory: the whole operand; 0 where the operand bypasses the level) — the numbers
+    validate() compares with the capacities. ``hierarchy`` is accepted for symmetry and unused."""
+    out: dict[str, dict[str, int]] = {}
+    for index, level in enumerate(mapping.levels):
+        inner = inner_extents(loop for lv in mapping.levels[index:] for loop in lv.loops)
+        out[level.name] = {op: (layer.operand_size(op) if index == 0 else
+                                largest_tile(layer, op, inner) if level.stores(op) else 0) for op in OPERANDS}
+    return out
+
+
 def _overflows(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy):
+    sizes = tile_sizes(mapping, layer, hierarchy)
     for index, level in enumerate(mapping.levels):
         if index == 0:
             continue
-        box = [loop for lv in mapping.levels[index:] for loop in lv.loops]
-        inner = inner_extents(box)
+        inner = inner_extents(loop for lv in mapping.levels[index:] for loop in lv.loops)
         for operand in OPERANDS:
             if not level.stores(operand):
                 continue
             capacity = hierarchy.capacity(level.name, operand)
-            needed = largest_tile(layer, operand, inner)
+            needed = sizes[level.name][operand]
             if capacity is not None and needed > capacity:
                 yield _overflow(mapping, layer, index, operand, inner, needed, capacity)
 

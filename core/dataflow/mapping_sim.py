@@ -95,6 +95,7 @@ class _Simulation:
         self.names = [level.name for level in mapping.levels]
         self.tally = _Tally(self.names)
         self.touched: set = set()
+        self.largest: dict[str, dict[str, int]] = {n: dict.fromkeys(OPERANDS, 0) for n in self.names}
         self.nodes: list[_Node] = []
         self.innermost: dict[str, tuple[str, bool]] = {}
         for operand in OPERANDS:
@@ -153,6 +154,7 @@ class _Simulation:
             return
         node.held.update(new)
         tiles = [tile for _, tile in new.values()]
+        self.largest[node.name][node.operand] = max([self.largest[node.name][node.operand]] + [len(t) for t in tiles])
         union = frozenset().union(*tiles)
         if node.operand == "output":
             back = sum(1 for e in union if e in self.touched)
@@ -191,6 +193,16 @@ class _Simulation:
         self.tally.add(level, op, "psum_reads", sum(1 for e in union if e in self.touched))
         self.tally.add(level, op, "writes", len(union))
         self.touched.update(union)
+
+
+def simulated_tile_sizes(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy) -> dict[str, dict[str, int]]:
+    """The largest tile each level held per operand during the simulation (memory: the operand)."""
+    check(mapping, layer, hierarchy)
+    MAPPING_SIMULATION_STEPS.check(layer.macs, f"simulating the mapping of a {layer.describe()} layer")
+    sim = _Simulation(mapping, layer)
+    sim.run()
+    sim.largest[sim.names[0]] = {op: layer.operand_size(op) for op in OPERANDS}
+    return sim.largest
 
 
 def simulate_mapping(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy) -> dict[str, dict[str, LevelCounts]]:

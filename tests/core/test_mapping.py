@@ -29,9 +29,11 @@ from core.dataflow import (
     read_mapping,
     simulate_mapping,
     textbook_mapping,
+    tile_sizes,
     validate,
     write_mapping,
 )
+from core.dataflow.mapping_sim import simulated_tile_sizes
 from core.dataflow.mapping_tiles import inner_extents, largest_tile
 
 REF_LAYER = ConvLayer(height=6, width=7, channels=9, kernel=3, filters=1)
@@ -118,6 +120,14 @@ def test_closed_form_equals_step_by_step_simulation_on_random_valid_mappings(see
         closed = evaluate(mapping, layer, hierarchy).counts
         simulated = simulate_mapping(mapping, layer, hierarchy)
         assert closed == simulated, (layer.describe(), "\n".join(mapping.lines()))
+
+
+def test_tile_sizes_are_the_largest_tiles_the_simulation_holds():
+    rng = random.Random(17)
+    for trial in range(40):
+        layer = random_layer(rng)
+        mapping, hierarchy = random_mapping(rng, layer, registers=trial % 2 == 0)
+        assert tile_sizes(mapping, layer, hierarchy) == simulated_tile_sizes(mapping, layer, hierarchy)
 
 
 def test_the_random_mappings_cover_stride_padding_kernels_unrolling_and_bypass():
