@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from core.common.errors import InputError
-from core.dataflow.energy import EnergyBreakdown, energy_breakdown
+from core.dataflow.energy import LEVELS, EnergyBreakdown
 from core.dataflow.hierarchy import BUFFER, ENERGY_LEVEL, MEMORY, Hierarchy
 from core.dataflow.layer import OPERANDS, ConvLayer
 from core.dataflow.mapping import DIM_TITLES, LOOP_DIMS, RELEVANT, Mapping, dim_extents
@@ -246,14 +246,16 @@ class _Tally:
     """Mutable per-level, per-operand accumulators turned into LevelCounts at the end."""
 
     def __init__(self, levels):
-        self.data = {level: {op: dict.fromkeys(LevelCounts.__dataclass_fields__, 0) for op in OPERANDS}
-                     for level in levels}
+        self.data = {level: {op: [0, 0, 0, 0, 0, 0] for op in OPERANDS} for level in levels}
 
     def add(self, level: str, operand: str, key: str, amount: int) -> None:
-        self.data[level][operand][key] += int(amount)
+        self.data[level][operand][_FIELD[key]] += int(amount)
 
     def freeze(self) -> dict[str, dict[str, LevelCounts]]:
-        return {level: {op: LevelCounts(**c) for op, c in ops.items()} for level, ops in self.data.items()}
+        return {level: {op: LevelCounts(*c) for op, c in ops.items()} for level, ops in self.data.items()}
+
+
+_FIELD = {name: i for i, name in enumerate(LevelCounts.__dataclass_fields__)}
 
 
 def evaluate(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy, *, checked: bool = True) -> MappingCost:
@@ -269,11 +271,14 @@ def count_accesses(mapping: Mapping, layer: ConvLayer) -> dict[str, dict[str, Le
     """The closed-form per-level counts of a valid mapping (no validation)."""
     levels = mapping.levels
     flat = _flat_loops(mapping)
-    tally = _Tally([level.name for level in levels])
+    names = [level.name for level in levels]
+    tally = _Tally(names)
     for operand in OPERANDS:
         chain = [i for i, level in enumerate(levels) if i == 0 or level.stores(operand)]
         for parent, child in zip(chain, chain[1:] + [len(levels)]):
-            _count_link(tally, layer, operand, flat, parent, child, [level.name for level in levels])
+            per_instance, union = _link_volumes(layer, operand, flat, parent, child, child == len(levels))
+            _tally_link(tally, layer, operand, names[parent], names[child] if child < len(levels) else None,
+                        per_instance, union)
     return tally.freeze()
 
 
@@ -290,40 +295,50 @@ def _flat_loops(mapping: Mapping) -> list[tuple[int, bool, str, int, int]]:
     return out[::-1]
 
 
-def _count_link(tally, layer, operand, flat, parent: int, child: int, names) -> None:
-    """Traffic between a level (parent) and the next level below holding the operand (child; the
-    MACs when child == number of levels)."""
+def _link_volumes(layer, operand, flat, parent: int, child: int, is_mac: bool) -> tuple[int, int]:
+    """(elements delivered to every instance of the child, elements the parent sends once per group
+    of PEs) between a level and the next one below holding the operand (or the MACs)."""
     relevant = RELEVANT[operand]
-    is_mac = child == len(names)
     above_t = [l for l in flat if l[0] < child and not l[1]]
-    s_above = [l for l in flat if l[0] < parent and l[1]]
-    s_between = [l for l in flat if parent <= l[0] < child and l[1]]
-    box = [l for l in flat if l[0] >= child]
     prefix = above_t if is_mac else _through_last_relevant(above_t, relevant)
     irr_t = _product(l[3] for l in prefix if l[2] not in relevant)
-    irr_above = _product(l[3] for l in s_above if l[2] not in relevant)
-    irr_between = _product(l[3] for l in s_between if l[2] not in relevant)
-    per_instance = _lattice_sum(layer, operand, box, flat) * irr_t * irr_above * irr_between
-    union = _lattice_sum(layer, operand, box + s_between, flat) * irr_t * irr_above
-    p_name, c_name = names[parent], None if is_mac else names[child]
-    tally.add(p_name, operand, "forwards", per_instance - union)
+    irr_above = irr_between = 1
+    between = []
+    for l in flat:
+        if l[1] and l[0] < child:
+            if l[0] >= parent:
+                between.append(l)
+                irr_between *= 1 if l[2] in relevant else l[3]
+            elif l[2] not in relevant:
+                irr_above *= l[3]
+    if operand != "input":  # no halo: every position of any box sums to the whole operand
+        whole = layer.operand_size(operand)
+        return whole * irr_t * irr_above * irr_between, whole * irr_t * irr_above
+    box = [l for l in flat if l[0] >= child]
+    per_instance = _input_sum(layer, box, flat) * irr_t * irr_above * irr_between
+    union = _input_sum(layer, box + between, flat) * irr_t * irr_above
+    return per_instance, union
+
+
+def _tally_link(tally, layer, operand, parent: str, child: str | None, per_instance: int, union: int) -> None:
+    tally.add(parent, operand, "forwards", per_instance - union)
     if operand != "output":
-        tally.add(p_name, operand, "reads", union)
-        if c_name is not None:
-            tally.add(c_name, operand, "fills", per_instance)
+        tally.add(parent, operand, "reads", union)
+        if child is not None:
+            tally.add(child, operand, "fills", per_instance)
         return
-    fresh = layer.filters * layer.out_height * layer.out_width * dim_extents(layer)["n"]
-    tally.add(p_name, operand, "writes", union)
-    tally.add(p_name, operand, "psum_reads", union - fresh)
-    if c_name is not None:
-        tally.add(c_name, operand, "fills", union - fresh)
-        tally.add(c_name, operand, "updates", per_instance)
+    fresh = layer.operand_size("output")
+    tally.add(parent, operand, "writes", union)
+    tally.add(parent, operand, "psum_reads", union - fresh)
+    if child is not None:
+        tally.add(child, operand, "fills", union - fresh)
+        tally.add(child, operand, "updates", per_instance)
 
 
-def _lattice_sum(layer, operand, box, flat) -> int:
-    inside = {id(l) for l in box}
-    as_loops = lambda loops: [(l[2], l[3], l[4]) for l in loops]  # noqa: E731
-    return lattice_tile_sum(layer, operand, as_loops(box), as_loops([l for l in flat if id(l) not in inside]))
+def _input_sum(layer, box, flat) -> int:
+    inside = set(map(id, box))
+    rest = [(l[2], l[3], l[4]) for l in flat if id(l) not in inside]
+    return lattice_tile_sum(layer, "input", [(l[2], l[3], l[4]) for l in box], rest)
 
 
 def _through_last_relevant(loops: list[tuple], relevant) -> list[tuple]:
@@ -335,14 +350,15 @@ def _through_last_relevant(loops: list[tuple], relevant) -> list[tuple]:
 
 
 def _cost(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy, counts) -> MappingCost:
-    accesses = dict.fromkeys(("rf", "inter_pe", "buffer", "dram", "mac"), 0)
+    accesses = dict.fromkeys(LEVELS, 0)
     for level, ops in counts.items():
-        accesses[ENERGY_LEVEL[level]] += sum(c.accesses for c in ops.values())
+        accesses[ENERGY_LEVEL[level]] += sum(c.reads + c.writes + c.psum_reads for c in ops.values())
         accesses["inter_pe"] += sum(c.forwards for c in ops.values())
     macs = layer.macs
     accesses["mac"] = macs
-    cycles = _product(l.factor for level in mapping.levels for l in level.temporal)
-    pes = _product(l.factor for level in mapping.levels for l in level.spatial)
+    cycles = _product(l.factor for level in mapping.levels for l in level.loops if l.spatial is None)
+    pes = _product(l.factor for level in mapping.levels for l in level.loops if l.spatial is not None)
     utilisation = macs / (cycles * hierarchy.pes)
-    return MappingCost(counts, energy_breakdown(accesses, hierarchy.costs), macs, cycles, utilisation, pes)
-
+    per_access = {level: getattr(hierarchy.costs, level) for level in LEVELS}
+    energy = EnergyBreakdown(accesses, per_access, {level: accesses[level] * per_access[level] for level in LEVELS})
+    return MappingCost(counts, energy, macs, cycles, utilisation, pes)

@@ -87,9 +87,15 @@ def lattice_tile_sum(layer: ConvLayer, operand: str, box, rest) -> int:
     (``rest``): the box need not be contiguous (e.g. spatial loops above loops of the same dims)."""
     if operand != "input":
         return tile_sum(layer, operand, {})
-    pick = lambda loops, d: tuple((f, s) for dim, f, s in loops if dim == d)  # noqa: E731
-    rows = span_stats(pick(box, "y"), pick(rest, "y"), pick(box, "r"), pick(rest, "r"), layer.stride,
-                      layer.padding, layer.height)[0]
-    cols = span_stats(pick(box, "x"), pick(rest, "x"), pick(box, "s"), pick(rest, "s"), layer.stride,
-                      layer.padding, layer.width)[0]
+    b, r = _by_dim(box), _by_dim(rest)
+    rows = span_stats(b["y"], r["y"], b["r"], r["r"], layer.stride, layer.padding, layer.height)[0]
+    cols = span_stats(b["x"], r["x"], b["s"], r["s"], layer.stride, layer.padding, layer.width)[0]
     return dim_extents(layer)["n"] * layer.channels * rows * cols
+
+
+def _by_dim(loops) -> dict[str, tuple]:
+    out: dict[str, list] = {"y": [], "r": [], "x": [], "s": []}
+    for dim, factor, stride in loops:
+        if dim in out:
+            out[dim].append((factor, stride))
+    return {d: tuple(v) for d, v in out.items()}
