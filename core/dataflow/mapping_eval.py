@@ -77,6 +77,19 @@ def validate(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy) -> list[O
     return list(_overflows(mapping, layer, hierarchy))
 
 
+def is_valid(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy) -> bool:
+    """validate(...) == [] without composing messages (cheap, for a search that prunes)."""
+    if next(iter(_structure_problems(mapping, layer, hierarchy)), None) is not None:
+        return False
+    sizes = tile_sizes(mapping, layer, hierarchy)
+    for level in mapping.levels[1:]:
+        for operand in OPERANDS:
+            capacity = hierarchy.capacity(level.name, operand)
+            if level.stores(operand) and sizes[level.name][operand] > capacity:
+                return False
+    return True
+
+
 def check(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy) -> None:
     """Raise InputError with the first problem's message when the mapping is not valid."""
     problems = validate(mapping, layer, hierarchy)
@@ -115,7 +128,7 @@ def _fanout_problems(mapping: Mapping, hierarchy: Hierarchy):
         if used > limit:
             parts = " × ".join(f"{l.dim} {l.factor}" for l in loops)
             yield (f"spatial fan-out over PE {axis}: {parts} = {used:,} PEs but the array has {limit:,} {axis} "
-                   f"(over by {used - limit:,})")
+                   f"(over by {used - limit:,}){_fanout_fix(loops, used, limit)}")
 
 
 def tile_sizes(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy | None = None) -> dict[str, dict[str, int]]:
@@ -128,6 +141,17 @@ def tile_sizes(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy | None =
         out[level.name] = {op: (layer.operand_size(op) if index == 0 else
                                 largest_tile(layer, op, inner) if level.stores(op) else 0) for op in OPERANDS}
     return out
+
+
+def _fanout_fix(loops, used: int, limit: int) -> str:
+    """The largest smaller factor of one of the loops that brings the fan-out within the array."""
+    fixes = []
+    for loop in loops:
+        others = used // loop.factor
+        fits = [d for d in _divisors_below(loop.factor) if others * d <= limit]
+        if fits:
+            fixes.append(f"{loop.dim} = {fits[0]} instead of {loop.factor}")
+    return "; it fits with " + " or ".join(fixes[:3]) if fixes else ""
 
 
 def _overflows(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy):
@@ -170,7 +194,8 @@ def _fixes(mapping, layer, index, operand, inner, capacity, limit: int = 3) -> l
                 trial = dict(inner)
                 trial[loop.dim] = inner[loop.dim] // loop.factor * d
                 if largest_tile(layer, operand, trial) <= capacity:
-                    fixes.append(f"{loop.dim} = {d} instead of {loop.factor} at the {lv.name} level")
+                    fixes.append(f"{loop.dim} = {d} instead of {loop.factor} at the {lv.name} level "
+                                 f"(the other ×{loop.factor // d} to a level above)")
                     break
             if len(fixes) >= limit:
                 return fixes
