@@ -45,6 +45,14 @@ def _suffix(inner: int, extent: int) -> tuple[tuple, tuple]:
     return ((inner, 1),), ((extent // inner, inner),)
 
 
+def product(values) -> int:
+    """Product of whole numbers (1 for none)."""
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
 def inner_extents(loops) -> dict[str, int]:
     """Product of the factors per dimension of an iterable of loops (anything with .dim, .factor)."""
     out = dict.fromkeys(LOOP_DIMS, 1)
