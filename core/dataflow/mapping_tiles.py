@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from core.common.limits import COUNT_WORK
+
 from core.dataflow.layer import ConvLayer
 from core.dataflow.mapping import LOOP_DIMS, dim_extents
 
@@ -33,6 +35,8 @@ def span_stats(box_out: tuple, rest_out: tuple, box_k: tuple, rest_k: tuple, str
     others (``rest_*``) place it; loops are (factor, stride in that dimension). A suffix of the
     nest gives a contiguous box; spatial loops seen from the MACs can give a strided one.
     """
+    cells = product(f for f, _ in box_out + rest_out + box_k + rest_k)
+    COUNT_WORK.check(cells, f"the input rows of a mapping over {cells:,} (output row, kernel row) pairs")
     inner = np.unique((_offsets(box_out)[:, None] * stride + _offsets(box_k)[None, :]).ravel())
     starts = (_offsets(rest_out)[:, None] * stride + _offsets(rest_k)[None, :]).ravel() - padding
     rows = starts[:, None] + inner[None, :]

@@ -35,7 +35,7 @@ from core.dataflow import (
     write_mapping,
 )
 from core.dataflow.mapping_sim import simulated_tile_sizes
-from core.dataflow.mapping_tiles import inner_extents, largest_tile
+from core.dataflow.mapping_tiles import inner_extents, largest_tile, span_stats
 
 REF_LAYER = ConvLayer(height=6, width=7, channels=9, kernel=3, filters=1)
 
@@ -278,6 +278,17 @@ def test_simulation_is_bounded_by_a_stated_limit(monkeypatch):
     monkeypatch.setenv("MLSYS_LIMIT_MAPPING_SIMULATION_STEPS", "100")
     with pytest.raises(InputError, match="MLSYS_LIMIT_MAPPING_SIMULATION_STEPS"):
         simulate_mapping(_ws_reference(), REF_LAYER, Hierarchy(Buffers(9, 9, 1)))
+
+
+def test_closed_form_work_is_bounded_by_a_stated_limit(monkeypatch):
+    layer = ConvLayer(height=13, width=13, channels=1, kernel=5, filters=1)
+    m = Mapping((MapLevel("memory", _loops(("y", 9), ("x", 9))), MapLevel("buffer", _loops(("r", 5), ("s", 5)))))
+    span_stats.cache_clear()
+    monkeypatch.setenv("MLSYS_LIMIT_COUNT_WORK", "10")
+    with pytest.raises(InputError, match="MLSYS_LIMIT_COUNT_WORK"):
+        evaluate(m, layer, Hierarchy(Buffers(25, 25, 1)))
+    monkeypatch.delenv("MLSYS_LIMIT_COUNT_WORK")
+    assert evaluate(m, layer, Hierarchy(Buffers(25, 25, 1))).counts["memory"]["input"].reads == 81 * 25
 
 
 # -- JSON ---------------------------------------------------------------------------------------
