@@ -11,6 +11,12 @@ Typical use::
     result = analyse(layer, "ws", Buffers(input=9, weight=9, output=1), policy="tile")
     result.counts.memory_reads   # {'input': 1620, 'weight': 81, 'output': 160}
     result.nest.lines            # the loop nest, line by line, for display
+
+    # The same nest as a mapping (per-level loops with factors), its counts per level:
+    from core.dataflow import Hierarchy, evaluate, textbook_mapping
+    hierarchy = Hierarchy(Buffers(input=9, weight=9, output=1))
+    mapping = textbook_mapping("ws", layer, hierarchy)
+    evaluate(mapping, layer, hierarchy).counts["memory"]["input"].reads   # 1620
 """
 
 from core.dataflow.analysis import (

@@ -52,9 +52,11 @@ MAPPING_ASSUMPTIONS = (
     "Energy: each level is charged for the accesses on its lower side (reads, partial-sum reads, "
     "writes); filling a level is charged as a read of the level above. memory → DRAM, buffer → "
     "buffer, registers → register file, forwarding → inter-PE, one MAC → MAC.",
-    "Cycles: one iteration of all temporal loops per cycle, every PE busy in lockstep, no stalls "
-    "(bandwidth is not modelled); cycles = product of the temporal factors; utilisation = MACs / "
-    "(cycles × PE rows × PE columns).",
+    "Cycles: one iteration of all temporal loops per cycle, every PE busy in lockstep, no stalls; "
+    "compute cycles = product of the temporal factors. With a memory bandwidth of B elements per "
+    "cycle, cycles = max(compute cycles, ⌈memory accesses / B⌉) (transfers overlap computation "
+    "perfectly, as with double buffering; on-chip bandwidth is not modelled); without one, cycles = "
+    "compute cycles. Utilisation = MACs / (cycles × PE rows × PE columns).",
 )
 
 
@@ -97,6 +99,8 @@ class MappingCost:
     cycles: int
     utilisation: float
     pes_used: int = 1
+    compute_cycles: int = 0
+    memory_cycles: int = 0
 
     @property
     def memory_accesses(self) -> int:
@@ -105,7 +109,8 @@ class MappingCost:
     def to_dict(self) -> dict:
         return {
             "macs": self.macs, "cycles": self.cycles, "utilisation": self.utilisation,
-            "pes_used": self.pes_used, "memory_accesses": self.memory_accesses,
+            "pes_used": self.pes_used, "compute_cycles": self.compute_cycles,
+            "memory_cycles": self.memory_cycles, "memory_accesses": self.memory_accesses,
             "energy": self.energy.total, "energy_breakdown": dict(self.energy.energy),
             "accesses_by_level": dict(self.energy.accesses),
             "counts": {level: {op: c.as_dict() for op, c in ops.items()} for level, ops in self.counts.items()},
@@ -226,9 +231,12 @@ def _cost(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy, counts) -> M
         accesses["inter_pe"] += sum(c.forwards for c in ops.values())
     macs = layer.macs
     accesses["mac"] = macs
-    cycles = product(l.factor for level in mapping.levels for l in level.loops if l.spatial is None)
+    compute = product(l.factor for level in mapping.levels for l in level.loops if l.spatial is None)
+    bandwidth = hierarchy.memory_bandwidth
+    memory = 0 if bandwidth is None else -(-accesses["dram"] // bandwidth)
+    cycles = max(compute, memory)
     pes = product(l.factor for level in mapping.levels for l in level.loops if l.spatial is not None)
     utilisation = macs / (cycles * hierarchy.pes)
     per_access = {level: getattr(hierarchy.costs, level) for level in LEVELS}
     energy = EnergyBreakdown(accesses, per_access, {level: accesses[level] * per_access[level] for level in LEVELS})
-    return MappingCost(counts, energy, macs, cycles, utilisation, pes)
+    return MappingCost(counts, energy, macs, cycles, utilisation, pes, compute, memory)

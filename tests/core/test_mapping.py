@@ -102,7 +102,8 @@ def random_mapping(rng: random.Random, layer: ConvLayer, registers: bool) -> tup
         need.append(Buffers(*(largest_tile(layer, op, inner) + rng.choice([0, 0, 3]) for op in OPERANDS)))
     pe = PEArray(_prod(l.factor for l in placed["rows"]) + rng.choice([0, 2]),
                  _prod(l.factor for l in placed["cols"]) + rng.choice([0, 1]))
-    return mapping, Hierarchy(need[0], pe, need[1] if registers else None)
+    return mapping, Hierarchy(need[0], pe, need[1] if registers else None,
+                              memory_bandwidth=rng.choice([None, rng.randint(1, 8)]))
 
 
 def _prod(values) -> int:
@@ -230,6 +231,17 @@ def test_energy_and_cycles_follow_the_counts():
     assert cost.energy.total == dram * 200 + buffer * 6 + 1620
     assert cost.cycles == 1620 and cost.utilisation == pytest.approx(1620 / (1620 * 12 * 14))
     json.dumps(cost.to_dict())
+    assert (cost.compute_cycles, cost.memory_cycles) == (1620, 0)
+
+
+def test_a_memory_bandwidth_bounds_the_cycles():
+    dram = 1620 + 81 + 180 + 160
+    slow = evaluate(_ws_reference(), REF_LAYER, Hierarchy(Buffers(9, 9, 1), memory_bandwidth=1))
+    assert (slow.compute_cycles, slow.memory_cycles, slow.cycles) == (1620, dram, dram)
+    fast = evaluate(_ws_reference(), REF_LAYER, Hierarchy(Buffers(9, 9, 1), memory_bandwidth=2))
+    assert (fast.memory_cycles, fast.cycles) == (-(-dram // 2), 1620)
+    with pytest.raises(InputError, match="memory bandwidth"):
+        Hierarchy(Buffers(9, 9, 1), memory_bandwidth=0)
 
 
 # -- validation -------------------------------------------------------------------------------
