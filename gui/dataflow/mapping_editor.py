@@ -77,6 +77,8 @@ class LoopRowWidget(QFrame):
         grip.setToolTip("Drag to move this loop")
         self.name = QLabel(f"<b>{loop.dim}</b> {DIM_TITLES.get(loop.dim, '')}")
         self.name.setMinimumWidth(60)
+        for label in (grip, self.name):  # the row, not the (rich-text) label, takes the press
+            label.setAttribute(Qt.WA_TransparentForMouseEvents)
         self.factor = DivisorSpinBox(extent)
         self.factor.setPrefix("× ")
         self.factor.setValue(loop.factor)

@@ -177,7 +177,6 @@ class MappingTab(QWidget):
         row1.addWidget(load)
         row1.addWidget(save)
         row1.addWidget(self.animate_box)
-        row1.addStretch(1)
         self.within_box = QComboBox()
         self.within_box.addItem("any dataflow", None)
         for df in DATAFLOWS:
@@ -216,11 +215,12 @@ class MappingTab(QWidget):
         self.status = QLabel()
         self.status.setToolTip("What the last action did")
         self.status.setWordWrap(True)
+        self.status.setMinimumWidth(80)
+        row1.addWidget(self.status, 1)
         bar = QVBoxLayout()
         bar.setSpacing(2)
         bar.addLayout(row1)
         bar.addLayout(row2)
-        bar.addWidget(self.status)
         return bar
 
     def _build_results(self) -> QWidget:
@@ -421,7 +421,7 @@ class MappingTab(QWidget):
             f"<b>{_esc(self.mapping.name or 'edited mapping')}</b>: {cost.macs:,} MACs · "
             f"<b>{cost.cycles:,} cycles</b> · utilisation {cost.utilisation:.1%} · "
             f"memory accesses {cost.memory_accesses:,} · <b>energy {e.total:,.0f}</b>"
-            f"<table cellspacing=3><tr><th align=left>level</th><th>accesses</th><th>cost</th>"
+            f"<table cellspacing=6><tr><th align=left>level</th><th>accesses</th><th>cost</th>"
             f"<th>energy</th><th>share</th></tr>{energy_rows}</table>")
 
     def table_model(self) -> Table:

@@ -56,7 +56,7 @@ def first_loop(tab, level: int, dims=("f", "c", "y", "x")) -> int:
 
 def drag(qtbot, row, target_widget, target_pos: QPoint) -> None:
     """Press on the row, move in several steps to ``target_pos`` of ``target_widget``, release."""
-    start = QPoint(8, row.height() // 2)
+    start = QPoint(row.name.geometry().center().x(), row.height() // 2)  # on the loop's name
     end = row.mapFromGlobal(target_widget.mapToGlobal(target_pos))
     qtbot.mousePress(row, Qt.LeftButton, pos=start)
     for k in range(1, 7):
@@ -303,3 +303,48 @@ def test_every_control_has_a_tooltip(tab):
     missing = [type(w).__name__ for w in tab.findChildren(QWidget) if isinstance(w, kinds)
                and not isinstance(w.parent(), (QTabBar, QTableWidget)) and not w.toolTip()]
     assert missing == []
+
+
+# -- inside the Dataflow workspace ------------------------------------------------------------
+@pytest.fixture
+def panel(qtbot, shown):
+    from gui.dataflow import DataflowPanel
+    p = shown(DataflowPanel(), 1300, 850)
+    qtbot.waitUntil(lambda: p.frames is not None, timeout=10_000)
+    yield p
+    p.shutdown()
+
+
+def test_the_tab_follows_the_labs_layer_and_hierarchy(panel, qtbot):
+    tab = panel.mapping_tab
+    assert tab.layer == panel.state.layer
+    assert tab.hierarchy.buffers == panel.state.buffers
+    panel.set_layer(8, 8, 3, 3, 2)
+    qtbot.waitUntil(lambda: tab.layer is not None and tab.layer.height == 8, timeout=10_000)
+    assert products_ok(tab.mapping, DIM_EXTENTS(tab.layer))
+    assert not tab.document.undo_stack.canUndo()  # a new layer starts a new history
+
+
+def test_the_animation_plays_the_edited_mapping(panel, qtbot):
+    from core.dataflow.mapping_trace import mapping_trace
+    tab = panel.mapping_tab
+    panel.tabs.setCurrentWidget(tab)
+    dataflow_frames = panel.frames
+    tab.animate_box.setChecked(True)
+    qtbot.waitUntil(lambda: panel.frames is not dataflow_frames and not panel.mapping_jobs.is_busy(),
+                    timeout=10_000)
+    assert panel.frames.result.nest.dataflow == "mapping"
+    panel.tabs.setCurrentIndex(0)
+    panel.player.go_to_end()
+    traced = mapping_trace(tab.mapping, tab.layer, tab.hierarchy)
+    totals = traced.trace.totals()
+    c = panel.current_state.counters
+    assert c["input"]["reads"] == totals.get(("input", "read"), 0)
+    assert c["output"]["writes"] == totals.get(("output", "write"), 0)
+    assert "Mapping" in panel.ranking_label.text()
+    # An edit re-animates; turning it off gives the dataflow back.
+    before = panel.frames
+    tab.document.move_loop(0, 0, 0, len(tab.mapping.levels[0].loops))
+    qtbot.waitUntil(lambda: panel.frames is not before and not panel.mapping_jobs.is_busy(), timeout=10_000)
+    tab.animate_box.setChecked(False)
+    assert panel.frames is panel.state.frames
