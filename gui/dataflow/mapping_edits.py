@@ -101,3 +101,12 @@ def products_ok(mapping: Mapping, extents: dict[str, int]) -> bool:
 def same_mapping(a: Mapping, b: Mapping) -> bool:
     """Equal levels and loops (the name is a label, not part of the mapping)."""
     return a.levels == b.levels
+
+
+def all_in_memory(extents: dict[str, int], level_names) -> Mapping:
+    """Every loop at the memory level, the other levels empty (tiles of one element): valid on
+    any hierarchy, the starting point when a textbook nest does not fit the buffers."""
+    from core.dataflow.mapping import MapLevel
+    memory = MapLevel(level_names[0], tuple(MapLoop(d, e) for d, e in extents.items() if e > 1))
+    return Mapping((memory,) + tuple(MapLevel(name) for name in level_names[1:]),
+                   "everything from memory")

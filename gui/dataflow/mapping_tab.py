@@ -10,12 +10,13 @@ undoable on the tab's own stack (Ctrl+Z / Ctrl+Shift+Z while the tab has the foc
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout,
-                               QHeaderView, QLabel, QProgressBar, QPushButton, QSplitter,
+                               QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QTabWidget, QTextEdit,
                                QToolButton, QVBoxLayout, QWidget)
 
@@ -23,12 +24,13 @@ from core.common.errors import MlsysError, printable
 from core.common.files import read_text_bounded
 from core.common.tables import Table, render
 from core.dataflow import DATAFLOW_NAMES, DATAFLOWS, LEVEL_NAMES, LEVELS
-from core.dataflow.layer import OPERANDS
+from core.dataflow.layer import OPERANDS, Buffers
 from core.dataflow.mapping import DIM_EXTENTS, Mapping
 from core.dataflow.mapping_eval import Overflow, evaluate, validate
 from core.dataflow.textbook import textbook_mapping
 
 from gui.dataflow.mapping_document import MappingDocument
+from gui.dataflow.mapping_edits import all_in_memory
 from gui.dataflow.mapping_editor import MappingEditorWidget
 from gui.dataflow.views import fixed_font
 from gui.widgets.field import ERROR_STYLE
@@ -41,6 +43,7 @@ COUNT_KEYS = (("reads", "reads"), ("writes", "writes"), ("fills", "fills"),
               ("psum_reads", "psum reads"))
 LEVEL_TITLES = {"memory": "Memory (DRAM)", "buffer": "Global buffer", "registers": "PE registers"}
 PARETO_BRUSH, CURRENT_BRUSH = "#1c7ed6", "#e8590c"
+REGISTER_DEFAULTS = (12, 224, 24)  # Eyeriss's per-PE scratch pads (input, weight, psum)
 
 
 def mapper_module():
@@ -62,7 +65,7 @@ def tile_sizes_of(mapping, layer, hierarchy, problems) -> dict[str, dict[str, tu
     if tile_sizes is not None:
         try:
             sizes = tile_sizes(mapping, layer, hierarchy)
-        except (MlsysError, ValueError, KeyError):
+        except Exception:  # noqa: BLE001 - the bars then show what validate() says
             sizes = {}
     out = {}
     for level in hierarchy.level_names:
@@ -98,7 +101,7 @@ class MappingTab(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setFocusPolicy(Qt.StrongFocus)
-        self.layer = self.hierarchy = None
+        self.layer = self.hierarchy = self.base_hierarchy = None
         self.cost = None
         self.problems: list = []
         self.result = None          # the last SearchResult shown on the Pareto plot
@@ -221,7 +224,42 @@ class MappingTab(QWidget):
         bar.setSpacing(2)
         bar.addLayout(row1)
         bar.addLayout(row2)
+        bar.addLayout(self._build_registers())
         return bar
+
+    def _build_registers(self) -> QHBoxLayout:
+        """Optional per-PE registers: a third storage level below the buffer."""
+        self.registers_box = QCheckBox("PE registers")
+        self.registers_box.setToolTip("Add a register level inside each PE (below the global "
+                                      "buffer), with these capacities per operand, in elements")
+        self.register_fields = {}
+        row = QHBoxLayout()
+        row.addWidget(self.registers_box)
+        for op, default in zip(OPERANDS, REGISTER_DEFAULTS):
+            box = QSpinBox()
+            box.setRange(1, 1_000_000)
+            box.setValue(default)
+            box.setPrefix(f"{op} ")
+            box.setKeyboardTracking(False)
+            box.setToolTip(f"Register capacity per PE for the {op} operand, in elements "
+                           "(Eyeriss: 12 input, 224 weight, 24 partial sums)")
+            box.valueChanged.connect(self._registers_changed)
+            row.addWidget(box)
+            self.register_fields[op] = box
+        self.registers_box.toggled.connect(self._registers_changed)
+        row.addStretch(1)
+        return row
+
+    def hierarchy_with_registers(self, base):
+        """The form's hierarchy, with the register level when it is switched on."""
+        if base is None or not self.registers_box.isChecked():
+            return base
+        registers = Buffers(*(self.register_fields[op].value() for op in OPERANDS))
+        return replace(base, registers=registers)
+
+    def _registers_changed(self, *_args) -> None:
+        if self.layer is not None and self.base_hierarchy is not None:
+            self.set_problem(self.layer, self.base_hierarchy)
 
     def _build_results(self) -> QWidget:
         import pyqtgraph as pg
@@ -298,6 +336,8 @@ class MappingTab(QWidget):
     def set_problem(self, layer, hierarchy) -> None:
         """A new layer or hierarchy from the form: keep the mapping when it still fits the
         layer's extents (only the hierarchy changed), else start from the chosen textbook."""
+        self.base_hierarchy = hierarchy
+        hierarchy = self.hierarchy_with_registers(hierarchy)
         extents = DIM_EXTENTS(layer)
         same_extents = self.layer is not None and DIM_EXTENTS(self.layer) == extents
         same_levels = (self.hierarchy is not None
@@ -310,8 +350,16 @@ class MappingTab(QWidget):
             return
         self._clear_pareto()
         kind, df = self.start_box.currentData()
-        self.document.reset(textbook_mapping(df if kind == "textbook" else "ws", layer, hierarchy),
-                            extents)
+        self.document.reset(self._textbook(df if kind == "textbook" else "ws"), extents)
+
+    def _textbook(self, dataflow: str):
+        """The textbook mapping, or every loop at the memory level when it cannot be built."""
+        try:
+            return textbook_mapping(dataflow, self.layer, self.hierarchy)
+        except MlsysError as exc:
+            self._say(f"No textbook {dataflow} mapping here ({_short(str(exc), 160)}); "
+                      "starting from every loop at the memory level", True)
+            return all_in_memory(DIM_EXTENTS(self.layer), self.hierarchy.level_names)
 
     def load_mapping(self, mapping, text: str = "Load mapping") -> None:
         """Put ``mapping`` into the editor (undoable)."""
@@ -348,8 +396,8 @@ class MappingTab(QWidget):
         self.editor.set_mapping(mapping, extents, titles)
         try:
             self.problems = list(validate(mapping, layer, hierarchy))
-        except MlsysError as exc:
-            self.problems = [str(exc)]
+        except Exception as exc:  # noqa: BLE001 - a loaded file must never take the tab down
+            self.problems = [f"cannot check this mapping: {exc or type(exc).__name__}"]
         by_level: dict[str, list[str]] = {}
         general = []
         for problem in self.problems:
@@ -364,7 +412,7 @@ class MappingTab(QWidget):
         if not self.problems:
             try:
                 self.cost = evaluate(mapping, layer, hierarchy)
-            except MlsysError as exc:
+            except Exception as exc:  # noqa: BLE001 - shown as one line, never a traceback
                 self.problems = [str(exc)]
                 self.problem_label.setText(f"Cannot evaluate: {exc}")
                 self.problem_label.show()
@@ -379,11 +427,11 @@ class MappingTab(QWidget):
         title = f"<b>{LEVEL_TITLES.get(level.name, level.name)}</b>"
         if level.name == "memory":
             title += " — holds every operand"
+        elif level.name not in self.hierarchy.level_names:
+            title += " — <span style='color:#c92a2a'>not a level of this hierarchy</span>"
         else:
-            caps = [f"{op} {self.hierarchy.capacity(level.name, op):,}" for op in OPERANDS
-                    if self.hierarchy.capacity(level.name, op) is not None]
-            if caps:
-                title += " — capacity " + " · ".join(caps)
+            caps = [f"{op} {self.hierarchy.capacity(level.name, op):,}" for op in OPERANDS]
+            title += " — capacity " + " · ".join(caps) + (" per PE" if level.name == "registers" else "")
         if level.bypass:
             title += f" · bypass: {', '.join(sorted(level.bypass))}"
         return title

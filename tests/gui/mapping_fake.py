@@ -87,6 +87,8 @@ class Hierarchy:
     def capacity(self, level, operand):
         if level == "memory":
             return None
+        if level not in self.level_names:
+            raise InputError(f"level: {level!r} is not in this hierarchy")
         return (self.buffers if level == "buffer" else self.registers).capacity(operand)
 
 
@@ -135,6 +137,9 @@ def validate(mapping, layer, hierarchy):
     for d in LOOP_DIMS:
         if got[d] != want[d]:
             problems.append(f"{d}: the factors multiply to {got[d]}, not {want[d]}")
+    unknown = [lv.name for lv in mapping.levels if lv.name not in hierarchy.level_names]
+    if unknown:
+        return problems + [f"level {unknown[0]}: not in this hierarchy"]
     for level, sizes in tile_sizes(mapping, layer, hierarchy).items():
         for op, needed in sizes.items():
             cap = hierarchy.capacity(level, op)

@@ -348,3 +348,30 @@ def test_the_animation_plays_the_edited_mapping(panel, qtbot):
     qtbot.waitUntil(lambda: panel.frames is not before and not panel.mapping_jobs.is_busy(), timeout=10_000)
     tab.animate_box.setChecked(False)
     assert panel.frames is panel.state.frames
+
+
+def test_pe_registers_add_a_third_level(tab, qtbot):
+    tab.registers_box.setChecked(True)
+    settle(qtbot)
+    assert tab.hierarchy.level_names == ("memory", "buffer", "registers")
+    assert tab.hierarchy.registers.capacity("weight") == tab.register_fields["weight"].value()
+    assert [box.name for box in tab.editor.boxes] == [level.name for level in tab.mapping.levels]
+    if tab.cost is not None:
+        assert tab.shown_counts() == expected_counts(tab)
+    tab.register_fields["weight"].setValue(3)  # same levels: the mapping stays, its check changes
+    settle(qtbot)
+    assert tab.hierarchy.registers.capacity("weight") == 3
+    tab.registers_box.setChecked(False)
+    settle(qtbot)
+    assert tab.hierarchy.level_names == ("memory", "buffer")
+
+
+def test_a_mapping_for_another_hierarchy_loads_and_says_what_is_wrong(tab, qtbot, tmp_path):
+    data = tab.mapping.to_dict()
+    data["levels"].append({"name": "registers", "bypass": [], "loops": []})
+    path = tmp_path / "three.json"
+    path.write_text(json.dumps(data))
+    assert tab.load_from(path)
+    assert len(tab.editor.boxes) == 3
+    assert tab.cost is None and tab.problems
+    assert "not a level of this hierarchy" in tab.editor.boxes[2].title.text()
