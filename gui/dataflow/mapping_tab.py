@@ -40,7 +40,7 @@ from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 from gui.widgets.worker import JobController
 
 COUNT_KEYS = (("reads", "reads"), ("writes", "writes"), ("fills", "fills"),
-              ("psum_reads", "psum reads"))
+              ("psum_reads", "psum reads"), ("updates", "updates"), ("forwards", "forwards"))
 LEVEL_TITLES = {"memory": "Memory (DRAM)", "buffer": "Global buffer", "registers": "PE registers"}
 PARETO_BRUSH, CURRENT_BRUSH = "#1c7ed6", "#e8590c"
 REGISTER_DEFAULTS = (12, 224, 24)  # Eyeriss's per-PE scratch pads (input, weight, psum)
@@ -82,12 +82,12 @@ def tile_sizes_of(mapping, layer, hierarchy, problems) -> dict[str, dict[str, tu
 def counts_table(cost, title: str = "") -> Table:
     """The per-level, per-operand counts of an evaluated mapping (elements)."""
     table = Table(["level", "operand"] + [label for _key, label in COUNT_KEYS], title=title,
-                  numeric={2, 3, 4, 5})
+                  numeric=set(range(2, 2 + len(COUNT_KEYS))))
     for level, per_op in cost.counts.items():
         for op in OPERANDS:
             if op in per_op:
                 c = per_op[op]
-                table.rows.append([level, op] + [int(getattr(c, key)) for key, _l in COUNT_KEYS])
+                table.rows.append([level, op] + [int(getattr(c, key, 0)) for key, _l in COUNT_KEYS])
     return table
 
 
@@ -274,8 +274,10 @@ class MappingTab(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setToolTip(
             "Per level and operand, in elements: reads = read out of this level by the level "
-            "below (or the PEs); writes = written into it from below (outputs, partial sums); "
-            "fills = written into it from the level above; psum reads = partial sums read back")
+            "below (or the MACs); writes = written into it from below (outputs, partial sums); "
+            "fills = written into it from the level above; psum reads = partial sums read back "
+            "out of it; updates = outputs it writes back up; forwards = inter-PE transfers of "
+            "the fan-out below it (multicast, spatial reduction)")
         export = self._tool("Export counts…", "Save the counts table as CSV, Markdown or LaTeX",
                             self.export_table)
         counts_page = QWidget()

@@ -42,9 +42,12 @@ def settle(qtbot, ms: int = 30) -> None:
 
 
 def expected_counts(tab) -> dict:
+    """evaluate()'s counts as the table shows them ({} for an invalid mapping: empty table)."""
+    if validate(tab.mapping, tab.layer, tab.hierarchy):
+        return {}
     cost = evaluate(tab.mapping, tab.layer, tab.hierarchy)
     return {(level, op): {"reads": c.reads, "writes": c.writes, "fills": c.fills,
-                          "psum reads": c.psum_reads}
+                          "psum reads": c.psum_reads, "updates": c.updates, "forwards": c.forwards}
             for level, per_op in cost.counts.items() for op, c in per_op.items()}
 
 
@@ -101,7 +104,7 @@ def test_dragging_a_loop_to_another_level_and_undo_restores_it_exactly(tab, qtbo
     moved = tab.mapping
     assert loop not in moved.levels[0].loops or moved.levels[0].loops.count(loop) < before.levels[0].loops.count(loop)
     assert moved.levels[1].loops[-1] == loop
-    assert tab.shown_counts() == expected_counts(tab) or tab.cost is None
+    assert tab.shown_counts() == expected_counts(tab)
     tab.setFocus()
     qtbot.keyClick(tab, Qt.Key_Z, Qt.ControlModifier)
     settle(qtbot)
