@@ -148,10 +148,10 @@ def mapping_trace(mapping, layer: ConvLayer, hierarchy, cost=None,
         for op in OPERANDS:
             c = cost.counts.get("buffer", {}).get(op)
             if c is not None:
-                buffer[op] = int(c.reads + c.writes)
+                buffer[op] = int(c.accesses)
             r = cost.counts.get("registers", {}).get(op)
             if r is not None:
-                rf[op] = int(r.reads + r.writes)
+                rf[op] = int(r.accesses)
     counts = AccessCounts(layer.macs, reads, writes, buffer, rf, {op: 0 for op in OPERANDS})
     energy = cost.energy if cost is not None else energy_breakdown({}, hierarchy.costs)
     return MappingTrace(MappingTraceResult(layer, buffers, nest, counts, energy), trace)

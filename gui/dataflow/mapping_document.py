@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from gui.dataflow.mapping_edits import move_loop, set_factor, set_spatial
+from gui.dataflow.mapping_edits import move_loop, set_factor, set_spatial, toggle_bypass
 
 
 class SetMappingCommand(QUndoCommand):
@@ -74,3 +74,8 @@ class MappingDocument(QObject):
             return
         new = set_spatial(self.mapping, level, index, spatial)
         self.replace(new, f"Unroll {loop.dim} over {spatial or 'time'}")
+
+    def toggle_bypass(self, level: int, operand: str) -> None:
+        name = self.mapping.levels[level].name
+        verb = "Store" if operand in self.mapping.levels[level].bypass else "Bypass"
+        self.replace(toggle_bypass(self.mapping, level, operand), f"{verb} {operand} at {name}")

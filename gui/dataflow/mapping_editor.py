@@ -164,10 +164,11 @@ class LoopRowWidget(QFrame):
 class OccupancyBar(QWidget):
     """How much of one operand's buffer the level's tile fills (red when it overflows)."""
 
-    def __init__(self, operand: str, parent=None):
+    def __init__(self, operand: str, on_double_click=None, parent=None):
         super().__init__(parent)
         self.operand = operand
-        self.needed, self.capacity = None, None
+        self.on_double_click = on_double_click
+        self.needed, self.capacity, self.bypassed = None, None, False
         self.setMinimumHeight(16)
         self.setMaximumHeight(18)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
@@ -176,19 +177,28 @@ class OccupancyBar(QWidget):
     def overflows(self) -> bool:
         return self.needed is not None and self.capacity is not None and self.needed > self.capacity
 
-    def set_values(self, needed: int | None, capacity: int | None) -> None:
-        self.needed, self.capacity = needed, capacity
-        if needed is None:
-            tip = f"{self.operand}: not held at this level (bypassed) or not known"
+    def set_values(self, needed: int | None, capacity: int | None, bypassed: bool = False) -> None:
+        self.needed, self.capacity, self.bypassed = needed, capacity, bypassed
+        if bypassed:
+            tip = f"{self.operand} bypasses this level (served from the level above)"
+        elif needed is None:
+            tip = f"{self.operand}: not known"
         elif capacity is None:
             tip = f"{self.operand}: {needed:,} elements"
         else:
             tip = (f"{self.operand}: the tile needs {needed:,} of {capacity:,} elements "
                    f"({needed / max(1, capacity):.0%})")
-        self.setToolTip(tip)
+        self.setToolTip(tip + ". Double-click to " + ("store it here again" if bypassed else "bypass this level"))
         self.update()
 
+    def mouseDoubleClickEvent(self, event) -> None:
+        if self.on_double_click is not None:
+            self.on_double_click(self.operand)
+        event.accept()
+
     def text(self) -> str:
+        if self.bypassed:
+            return f"{self.operand}: bypassed"
         if self.needed is None:
             return f"{self.operand}: —"
         cap = "∞" if self.capacity is None else f"{self.capacity:,}"
@@ -224,7 +234,8 @@ class LevelBoxWidget(QFrame):
         self.rows_layout.setContentsMargins(0, 0, 0, 0)
         self.empty = QLabel("no loops — drop one here")
         self.empty.setStyleSheet("color: #868e96;")
-        self.bars = {op: OccupancyBar(op) for op in OPERANDS}
+        self.bars = {op: OccupancyBar(op, lambda operand: editor.sig_bypass.emit(self.index, operand))
+                     for op in OPERANDS}
         bars = QHBoxLayout()
         bars.setSpacing(4)
         for bar in self.bars.values():
@@ -263,11 +274,11 @@ class LevelBoxWidget(QFrame):
         self.empty.setVisible(not self.rows)
 
     def set_occupancy(self, occupancy: dict[str, tuple[int | None, int | None]] | None,
-                      messages: list[str]) -> None:
+                      messages: list[str], bypass=frozenset()) -> None:
         self.bar_holder.setVisible(occupancy is not None)
         for op, bar in self.bars.items():
             needed, capacity = (occupancy or {}).get(op, (None, None))
-            bar.set_values(needed, capacity)
+            bar.set_values(needed, capacity, op in bypass)
         self.message.setText("\n".join(messages))
         self.message.setVisible(bool(messages))
 
@@ -309,6 +320,7 @@ class MappingEditorWidget(QScrollArea):
     sig_move = Signal(int, int, int, int)   # src level, src index, dst level, dst index
     sig_factor = Signal(int, int, int)      # level, index, factor
     sig_spatial = Signal(int, int, object)  # level, index, None / "rows" / "cols"
+    sig_bypass = Signal(int, str)           # level, operand: toggle its bypass
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -338,9 +350,11 @@ class MappingEditorWidget(QScrollArea):
         for box, level, title in zip(self.boxes, mapping.levels, titles):
             box.set_level(level, extents, title)
 
-    def set_occupancy(self, occupancy: dict[str, dict[str, tuple]], messages: dict[str, list[str]]) -> None:
+    def set_occupancy(self, occupancy: dict[str, dict[str, tuple]], messages: dict[str, list[str]],
+                      bypass: dict[str, frozenset] | None = None) -> None:
         for box in self.boxes:
-            box.set_occupancy(occupancy.get(box.name), messages.get(box.name, []))
+            box.set_occupancy(occupancy.get(box.name), messages.get(box.name, []),
+                              (bypass or {}).get(box.name, frozenset()))
 
     def row(self, level: int, index: int) -> LoopRowWidget:
         return self.boxes[level].rows[index]

@@ -110,3 +110,10 @@ def all_in_memory(extents: dict[str, int], level_names) -> Mapping:
     memory = MapLevel(level_names[0], tuple(MapLoop(d, e) for d, e in extents.items() if e > 1))
     return Mapping((memory,) + tuple(MapLevel(name) for name in level_names[1:]),
                    "everything from memory")
+
+
+def toggle_bypass(mapping: Mapping, level: int, operand: str) -> Mapping:
+    """``operand`` bypasses level ``level`` (served from the level above), or no longer does."""
+    levels = list(mapping.levels)
+    levels[level] = replace(levels[level], bypass=frozenset(levels[level].bypass ^ {operand}))
+    return replace(mapping, levels=tuple(levels))

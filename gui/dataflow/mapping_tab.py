@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QHBoxLayout,
                                QHeaderView, QLabel, QProgressBar, QPushButton, QSpinBox, QSplitter,
-                               QTableWidget, QTableWidgetItem, QTabWidget, QTextEdit,
+                               QTableWidget, QTableWidgetItem, QTabWidget, QTextBrowser, QTextEdit,
                                QToolButton, QVBoxLayout, QWidget)
 
 from core.common.errors import MlsysError, printable
@@ -91,6 +91,18 @@ def counts_table(cost, title: str = "") -> Table:
     return table
 
 
+def assumptions_html() -> str:
+    from core.dataflow import MAPPING_ASSUMPTIONS, TEXTBOOK_ASSUMPTIONS
+    items = lambda texts: "".join(f"<li>{_esc(t)}</li>" for t in texts)  # noqa: E731
+    return (f"<p><b>Mappings</b></p><ul>{items(MAPPING_ASSUMPTIONS)}</ul>"
+            f"<p><b>Textbook mappings and dataflow constraints</b></p><ul>{items(TEXTBOOK_ASSUMPTIONS)}</ul>"
+            "<p><b>Editing</b></p><ul><li>Changing a factor keeps the product of its dimension equal to "
+            "the dimension's size: the memory level's loop of that dimension takes the remainder (the "
+            "level below when the memory loop itself was changed); other loops of the dimension keep "
+            "what still divides.</li><li>The animation plays the memory ↔ buffer traffic of the "
+            "mapping (its memory-level loops as the steps); the counts here cover every level.</li></ul>")
+
+
 class MappingTab(QWidget):
     """Edit one mapping of the lab's layer on its hierarchy; ``set_problem`` loads a layer."""
 
@@ -113,12 +125,14 @@ class MappingTab(QWidget):
         self.jobs.sig_event.connect(self._search_event)
         self.jobs.sig_error.connect(self._search_failed)
         self.jobs.sig_running.connect(self._search_running)
+        self.jobs.sig_finished.connect(self._search_finished)
         self._load_best_when_done = False
         self.mapper = mapper_module()
         self.editor = MappingEditorWidget()
         self.editor.sig_move.connect(self._move)
         self.editor.sig_factor.connect(self.document.set_factor)
         self.editor.sig_spatial.connect(self.document.set_spatial)
+        self.editor.sig_bypass.connect(self.document.toggle_bypass)
         top = self._build_bar()
         results = self._build_results()
         split = QSplitter(Qt.Horizontal)
@@ -197,7 +211,8 @@ class MappingTab(QWidget):
                                     "and the energy–cycles Pareto front plotted")
         self.find_button.clicked.connect(self.find_best)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop the search (the best found so far is not kept)")
+        self.stop_button.setToolTip("Stop the search (within a second); what it found so far is "
+                                    "shown when the mapper reports it")
         self.stop_button.clicked.connect(self.jobs.stop)
         self.stop_button.setEnabled(False)
         self.progress = QProgressBar()
@@ -328,6 +343,11 @@ class MappingTab(QWidget):
         self.result_tabs.setTabToolTip(0, "Counts per level and operand, energy, cycles")
         self.result_tabs.setTabToolTip(1, "Energy against cycles of the Pareto-optimal mappings found")
         self.result_tabs.setTabToolTip(2, "The edited mapping written as loops")
+        self.assumptions = QTextBrowser()
+        self.assumptions.setToolTip("What the counts, energy and cycles of a mapping assume")
+        self.assumptions.setHtml(assumptions_html())
+        self.result_tabs.addTab(self.assumptions, "Assumptions")
+        self.result_tabs.setTabToolTip(3, "The conventions behind every number of this tab")
         return self.result_tabs
 
     # -- the problem --------------------------------------------------------------------------
@@ -407,7 +427,8 @@ class MappingTab(QWidget):
                 by_level.setdefault(problem.level, []).append(problem.message)
             else:
                 general.append(str(problem))
-        self.editor.set_occupancy(tile_sizes_of(mapping, layer, hierarchy, self.problems), by_level)
+        self.editor.set_occupancy(tile_sizes_of(mapping, layer, hierarchy, self.problems), by_level,
+                                  {level.name: level.bypass for level in mapping.levels})
         self.problem_label.setText("Invalid mapping: " + " · ".join(general) if general else "")
         self.problem_label.setVisible(bool(general))
         self.cost = None
@@ -452,14 +473,17 @@ class MappingTab(QWidget):
         table = self.table_model()
         self.table.setColumnCount(len(table.headers))
         self.table.setRowCount(len(table.rows))
-        self.table.setHorizontalHeaderLabels(table.headers)
+        self.table.setHorizontalHeaderLabels([h.replace(" ", "\n") for h in table.headers])
         for r, row in enumerate(table.rows):
             for c, value in enumerate(row):
                 item = QTableWidgetItem(table.cell(value, c))
                 if c in table.numeric:
                     item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
                 self.table.setItem(r, c, item)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.Stretch)
+        for c in (0, 1):
+            header.setSectionResizeMode(c, QHeaderView.ResizeToContents)
         e = cost.energy
         total = e.total or 1.0
         energy_rows = "".join(
@@ -483,7 +507,8 @@ class MappingTab(QWidget):
     def shown_counts(self) -> dict[tuple[str, str], dict[str, int]]:
         """(level, operand) -> the counts as the table shows them (parsed back, for tests)."""
         out = {}
-        headers = [self.table.horizontalHeaderItem(c).text() for c in range(self.table.columnCount())]
+        headers = [self.table.horizontalHeaderItem(c).text().replace("\n", " ")
+                   for c in range(self.table.columnCount())]
         for r in range(self.table.rowCount()):
             cells = [self.table.item(r, c).text() for c in range(self.table.columnCount())]
             out[(cells[0], cells[1])] = {h: int(v.replace(",", "")) for h, v in zip(headers[2:], cells[2:])}
@@ -525,6 +550,11 @@ class MappingTab(QWidget):
                   f"for the least {objective}…")
         return self.jobs.start(events)
 
+    def _search_finished(self, last) -> None:
+        if last is not None and not hasattr(last, "pareto"):
+            done = getattr(last, "evaluated", 0)
+            self._say(f"Search stopped after {done:,} mappings; nothing loaded")
+
     def _search_running(self, running: bool) -> None:
         self.find_button.setEnabled(not running and self.mapper is not None)
         self.stop_button.setEnabled(running)
@@ -551,8 +581,9 @@ class MappingTab(QWidget):
         self._draw_pareto()
         self.load_mapping(result.best, f"Best for {result.objective}")
         space = f" of {result.space_size:,}" if result.space_size else ""
-        self._say(f"Best for {result.objective}: {result.evaluated:,}{space} mappings evaluated "
-                  f"in {result.seconds:.2f} s; {len(self.pareto_points)} on the Pareto front")
+        stopped = " (stopped early: best so far)" if getattr(result, "stopped", False) else ""
+        self._say(f"Best for {result.objective}{stopped}: {result.evaluated:,}{space} mappings "
+                  f"evaluated in {result.seconds:.2f} s; {len(self.pareto_points)} on the Pareto front")
 
     def _search_failed(self, message: str) -> None:
         self._say(f"Search failed: {_short(message, 200)}", True)

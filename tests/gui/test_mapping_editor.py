@@ -378,3 +378,20 @@ def test_a_mapping_for_another_hierarchy_loads_and_says_what_is_wrong(tab, qtbot
     assert len(tab.editor.boxes) == 3
     assert tab.cost is None and tab.problems
     assert "not a level of this hierarchy" in tab.editor.boxes[2].title.text()
+
+
+def test_double_clicking_a_bar_toggles_the_operands_bypass(tab, qtbot):
+    tab.registers_box.setChecked(True)
+    settle(qtbot)
+    box = tab.editor.boxes[2]
+    level = tab.mapping.levels[2]
+    op = "weight"
+    was = op in level.bypass
+    qtbot.mouseDClick(box.bars[op], Qt.LeftButton)
+    settle(qtbot)
+    assert (op in tab.mapping.levels[2].bypass) != was
+    assert box.bars[op].bypassed != was
+    assert tab.shown_counts() == expected_counts(tab)
+    tab.setFocus()
+    qtbot.keyClick(tab, Qt.Key_Z, Qt.ControlModifier)
+    assert tab.mapping.levels[2] == level
