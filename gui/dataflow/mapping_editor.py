@@ -27,6 +27,7 @@ LEVEL_TIPS = {
               "level below holds; its spatial loops fan out over the PE array.",
     "registers": "Each PE's registers. Its loops run inside one PE.",
 }
+SPATIAL_LEVEL = "buffer"  # the level whose loops may fan out over the PE array
 OK_COLOR, OVER_COLOR, EMPTY_COLOR = QColor("#4dabf7"), QColor("#e03131"), QColor("#e9ecef")
 
 
@@ -93,6 +94,9 @@ class LoopRowWidget(QFrame):
         self.spatial.setToolTip("Temporal: one iteration after the other. ∥ PE rows / cols: the "
                                 "iterations run at once, unrolled over that axis of the PE array")
         self.spatial.currentIndexChanged.connect(self._spatial_changed)
+        if editor.boxes_names and editor.boxes_names[level] != SPATIAL_LEVEL and loop.spatial is None:
+            self.spatial.setEnabled(False)  # only the buffer fans out over the PE array
+            self.spatial.setToolTip("Only the global buffer's loops can be unrolled over the PE array")
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 1, 4, 1)
         row.setSpacing(6)
@@ -333,13 +337,14 @@ class MappingEditorWidget(QScrollArea):
         self.stack.addStretch(1)
         self.setWidget(self.body)
         self.boxes: list[LevelBoxWidget] = []
+        self.boxes_names: list[str] = []
         self.ghost = QLabel(self.body)
         self.ghost.setStyleSheet("background: #d0ebff; border: 1px solid #1c7ed6; padding: 1px 4px;")
         self.ghost.hide()
         self.setMinimumWidth(360)
 
     def set_mapping(self, mapping, extents: dict[str, int], titles: list[str]) -> None:
-        names = [level.name for level in mapping.levels]
+        names = self.boxes_names = [level.name for level in mapping.levels]
         if names != [box.name for box in self.boxes]:
             for box in self.boxes:
                 box.setParent(None)

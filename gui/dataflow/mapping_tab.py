@@ -164,11 +164,11 @@ class MappingTab(QWidget):
     def _build_bar(self) -> QVBoxLayout:
         self.start_box = QComboBox()
         for df in DATAFLOWS:
-            self.start_box.addItem(f"textbook {df}", ("textbook", df))
+            self.start_box.addItem(f"textbook {df}", f"textbook:{df}")
         if self.mapper is not None:
             for df in DATAFLOWS:
-                self.start_box.addItem(f"mapper's best {df}", ("best", df))
-            self.start_box.addItem("mapper's best (any)", ("best", None))
+                self.start_box.addItem(f"mapper's best {df}", f"best:{df}")
+            self.start_box.addItem("mapper's best (any)", "best:")
         self.start_box.setToolTip(
             "Load a starting mapping (undoable): a textbook nest (today's fixed dataflows as "
             "mappings) or the mapper's best within a dataflow (runs the search)")
@@ -371,7 +371,7 @@ class MappingTab(QWidget):
             self.refresh()
             return
         self._clear_pareto()
-        kind, df = self.start_box.currentData()
+        kind, df = self.start_choice()
         self.document.reset(self._textbook(df if kind == "textbook" else "ws"), extents)
 
     def _textbook(self, dataflow: str):
@@ -387,10 +387,15 @@ class MappingTab(QWidget):
         """Put ``mapping`` into the editor (undoable)."""
         self.document.replace(mapping, text)
 
+    def start_choice(self) -> tuple[str, str | None]:
+        """("textbook" or "best", the dataflow or None for any)."""
+        kind, _sep, df = (self.start_box.currentData() or "textbook:ws").partition(":")
+        return kind, df or None
+
     def _start_chosen(self, _index: int) -> None:
         if self.layer is None:
             return
-        kind, df = self.start_box.currentData()
+        kind, df = self.start_choice()
         if kind == "textbook":
             try:
                 mapping = textbook_mapping(df, self.layer, self.hierarchy)

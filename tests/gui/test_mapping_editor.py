@@ -395,3 +395,21 @@ def test_double_clicking_a_bar_toggles_the_operands_bypass(tab, qtbot):
     tab.setFocus()
     qtbot.keyClick(tab, Qt.Key_Z, Qt.ControlModifier)
     assert tab.mapping.levels[2] == level
+
+
+def test_starting_points_textbook_and_mappers_best(tab, qtbot):
+    from core.dataflow.textbook import textbook_mapping
+    box = tab.start_box
+    box.setCurrentIndex(box.findData("textbook:os"))
+    box.activated.emit(box.currentIndex())
+    assert tab.mapping == textbook_mapping("os", LAYER, HIERARCHY)
+    tab.document.undo_stack.undo()
+    assert tab.mapping == textbook_mapping("ws", LAYER, HIERARCHY)
+    if tab.mapper is None:
+        assert box.findData("best:ws") == -1  # offered only with a mapper
+        return
+    box.setCurrentIndex(box.findData("best:is"))
+    box.activated.emit(box.currentIndex())
+    assert tab.within_box.currentData() == "is"
+    qtbot.waitUntil(lambda: tab.result is not None and not tab.jobs.is_running(), timeout=60_000)
+    assert tab.mapping.levels == tab.result.best.levels
