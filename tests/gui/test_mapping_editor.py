@@ -329,7 +329,6 @@ def test_the_tab_follows_the_labs_layer_and_hierarchy(panel, qtbot):
 
 
 def test_the_animation_plays_the_edited_mapping(panel, qtbot):
-    from core.dataflow.mapping_trace import mapping_trace
     tab = panel.mapping_tab
     panel.tabs.setCurrentWidget(tab)
     dataflow_frames = panel.frames
@@ -339,11 +338,12 @@ def test_the_animation_plays_the_edited_mapping(panel, qtbot):
     assert panel.frames.result.nest.dataflow == "mapping"
     panel.tabs.setCurrentIndex(0)
     panel.player.go_to_end()
-    traced = mapping_trace(tab.mapping, tab.layer, tab.hierarchy)
-    totals = traced.trace.totals()
+    memory = evaluate(tab.mapping, tab.layer, tab.hierarchy).counts["memory"]  # the oracle
     c = panel.current_state.counters
-    assert c["input"]["reads"] == totals.get(("input", "read"), 0)
-    assert c["output"]["writes"] == totals.get(("output", "write"), 0)
+    assert [c[op]["reads"] for op in ("input", "weight")] == [memory[op].reads for op in ("input", "weight")]
+    assert c["output"]["reads"] == memory["output"].psum_reads
+    assert c["output"]["writes"] == memory["output"].writes
+    assert any(line.text.startswith("# buffer") for line in panel.nest_view.lines)  # Mapping.lines()
     assert "Mapping" in panel.ranking_label.text()
     # An edit re-animates; turning it off gives the dataflow back.
     before = panel.frames
