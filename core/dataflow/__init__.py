@@ -11,6 +11,12 @@ Typical use::
     result = analyse(layer, "ws", Buffers(input=9, weight=9, output=1), policy="tile")
     result.counts.memory_reads   # {'input': 1620, 'weight': 81, 'output': 160}
     result.nest.lines            # the loop nest, line by line, for display
+
+    # The same nest as a mapping (per-level loops with factors), its counts per level:
+    from core.dataflow import Hierarchy, evaluate, textbook_mapping
+    hierarchy = Hierarchy(Buffers(input=9, weight=9, output=1))
+    mapping = textbook_mapping("ws", layer, hierarchy)
+    evaluate(mapping, layer, hierarchy).counts["memory"]["input"].reads   # 1620
 """
 
 from core.dataflow.analysis import (
@@ -31,7 +37,7 @@ from core.dataflow.loopnest import Loop, LoopNest, NestLine
 from core.dataflow.mapping import (DIM_EXTENTS, LOOP_DIMS, MapLevel, MapLoop, Mapping, dim_extents, read_mapping,
                                    write_mapping)
 from core.dataflow.mapping_eval import (MAPPING_ASSUMPTIONS, LevelCounts, MappingCost, Overflow, check, evaluate,
-                                        tile_sizes, validate)
+                                        is_valid, tile_sizes, validate)
 from core.dataflow.mapping_sim import simulate_mapping
 from core.dataflow.systolic import (
     ROUNDINGS,
@@ -57,7 +63,7 @@ from core.dataflow.trace import (
 
 __all__ = [
     "DIM_EXTENTS", "LOOP_DIMS", "MAPPING_ASSUMPTIONS", "TEXTBOOK_ASSUMPTIONS", "Hierarchy", "LevelCounts", "MapLevel",
-    "MapLoop", "Mapping", "MappingCost", "Overflow", "check", "dataflow_allows", "dim_extents", "evaluate",
+    "MapLoop", "Mapping", "MappingCost", "Overflow", "check", "dataflow_allows", "dim_extents", "evaluate", "is_valid",
     "read_mapping", "simulate_mapping", "textbook_mapping", "tile_sizes", "validate", "write_mapping",
     "ALLOC", "COLUMNS", "COMMON_ASSUMPTIONS", "DATAFLOWS", "DATAFLOW_NAMES", "KIND_NAMES", "LEVELS", "LEVEL_NAMES",
     "OPERANDS", "OPERAND_CODE", "POLICIES", "READ", "ROUNDINGS", "SCALESIM_CONVENTIONS", "SYSTOLIC_DATAFLOWS",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from core.common.errors import InputError, brief
 from core.dataflow.energy import LEVELS, EnergyCosts
-from core.dataflow.layer import OPERANDS, Buffers, PEArray
+from core.dataflow.layer import OPERANDS, Buffers, PEArray, require_int
 
 MEMORY, BUFFER, REGISTERS = "memory", "buffer", "registers"
 # Which EnergyCosts field prices an access of each storage level.
@@ -16,12 +16,14 @@ ENERGY_LEVEL = {MEMORY: "dram", BUFFER: "buffer", REGISTERS: "rf"}
 
 @dataclass(frozen=True)
 class Hierarchy:
-    """Buffers (elements per operand), the PE array's rows × cols, optional per-PE registers, costs."""
+    """Buffers (elements per operand), the PE array's rows × cols, optional per-PE registers, costs,
+    and optionally the memory bandwidth in elements per cycle (None: not a limit on cycles)."""
 
     buffers: Buffers
     pe: PEArray = PEArray()
     registers: Buffers | None = None
     costs: EnergyCosts = EnergyCosts()
+    memory_bandwidth: int | None = None
 
     def __post_init__(self):
         for name, kind in (("buffers", Buffers), ("pe", PEArray), ("costs", EnergyCosts)):
@@ -29,6 +31,9 @@ class Hierarchy:
                 raise InputError(f"hierarchy {name}: {brief(getattr(self, name))} is not a {kind.__name__}")
         if self.registers is not None and not isinstance(self.registers, Buffers):
             raise InputError(f"hierarchy registers: {brief(self.registers)} is not a Buffers or None")
+        if self.memory_bandwidth is not None:
+            object.__setattr__(self, "memory_bandwidth", require_int("memory bandwidth (elements per cycle)",
+                                                                     self.memory_bandwidth, 1))
 
     @property
     def level_names(self) -> tuple[str, ...]:
@@ -54,6 +59,7 @@ class Hierarchy:
             "pe": {"rows": self.pe.rows, "cols": self.pe.cols},
             "registers": None if self.registers is None else {op: self.registers.capacity(op) for op in OPERANDS},
             "costs": self.costs.as_dict(),
+            "memory_bandwidth": self.memory_bandwidth,
         }
         return out
 
@@ -72,7 +78,7 @@ class Hierarchy:
         if not isinstance(cost_data, dict) or set(cost_data) - set(LEVELS):
             raise InputError(f"costs: {brief(cost_data)} is not allowed (an object with keys among "
                              f"{', '.join(LEVELS)})")
-        return cls(buffers, pe, registers, EnergyCosts(**cost_data))
+        return cls(buffers, pe, registers, EnergyCosts(**cost_data), data.get("memory_bandwidth"))
 
 
 def _buffers(where: str, data) -> Buffers:

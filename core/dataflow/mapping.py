@@ -7,7 +7,7 @@ Counting lives in mapping_eval; this module only describes and (de)serialises a 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

@@ -1,4 +1,5 @@
-"""Validation, closed-form counts per level and operand, energy, cycles and utilisation of a mapping.
+"""Closed-form counts per level and operand, energy, cycles and utilisation of a mapping (validation
+in mapping_check, re-exported here).
 
 The conventions (MAPPING_ASSUMPTIONS) in brief: a level's tile of an operand is what the loops of
 that level and below touch; it is refilled in full whenever a loop above it that the operand
@@ -12,14 +13,17 @@ its operands from the innermost level that holds them. One temporal iteration pe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
-from core.common.errors import InputError
-from core.dataflow.energy import EnergyBreakdown, energy_breakdown
-from core.dataflow.hierarchy import BUFFER, ENERGY_LEVEL, MEMORY, Hierarchy
+from core.dataflow.energy import LEVELS, EnergyBreakdown
+from core.dataflow.hierarchy import ENERGY_LEVEL, MEMORY, Hierarchy
 from core.dataflow.layer import OPERANDS, ConvLayer
-from core.dataflow.mapping import DIM_TITLES, LOOP_DIMS, RELEVANT, Mapping, dim_extents
-from core.dataflow.mapping_tiles import inner_extents, largest_tile, lattice_tile_sum
+from core.dataflow.mapping import LOOP_DIMS, RELEVANT, Mapping
+from core.dataflow.mapping_check import Overflow, check, is_valid, tile_sizes, validate
+from core.dataflow.mapping_tiles import lattice_tile_sum, product
+
+__all__ = ["MAPPING_ASSUMPTIONS", "LevelCounts", "MappingCost", "Overflow", "check", "count_accesses",
+           "evaluate", "is_valid", "tile_sizes", "validate"]
 
 MAPPING_ASSUMPTIONS = (
     "A mapping lists, per storage level (memory, buffer, optional per-PE registers), loops over the "
@@ -48,144 +52,12 @@ MAPPING_ASSUMPTIONS = (
     "Energy: each level is charged for the accesses on its lower side (reads, partial-sum reads, "
     "writes); filling a level is charged as a read of the level above. memory → DRAM, buffer → "
     "buffer, registers → register file, forwarding → inter-PE, one MAC → MAC.",
-    "Cycles: one iteration of all temporal loops per cycle, every PE busy in lockstep, no stalls "
-    "(bandwidth is not modelled); cycles = product of the temporal factors; utilisation = MACs / "
-    "(cycles × PE rows × PE columns).",
+    "Cycles: one iteration of all temporal loops per cycle, every PE busy in lockstep, no stalls; "
+    "compute cycles = product of the temporal factors. With a memory bandwidth of B elements per "
+    "cycle, cycles = max(compute cycles, ⌈memory accesses / B⌉) (transfers overlap computation "
+    "perfectly, as with double buffering; on-chip bandwidth is not modelled); without one, cycles = "
+    "compute cycles. Utilisation = MACs / (cycles × PE rows × PE columns).",
 )
-
-
-# -- validation ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Overflow:
-    """A tile that does not fit its level: by how much, and what would."""
-
-    level: str
-    operand: str
-    needed: int
-    capacity: int
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def validate(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy) -> list[Overflow | str]:
-    """Every problem of the mapping on this layer and hierarchy ([] when it is valid)."""
-    problems: list[Overflow | str] = list(_structure_problems(mapping, layer, hierarchy))
-    if problems:
-        return problems
-    return list(_overflows(mapping, layer, hierarchy))
-
-
-def check(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy) -> None:
-    """Raise InputError with the first problem's message when the mapping is not valid."""
-    problems = validate(mapping, layer, hierarchy)
-    if problems:
-        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
-        raise InputError(f"mapping: {problems[0]}{more}")
-
-
-def _structure_problems(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy):
-    names = tuple(level.name for level in mapping.levels)
-    if names != hierarchy.level_names:
-        yield (f"levels: the mapping has {', '.join(names) or 'none'} but the hierarchy has "
-               f"{', '.join(hierarchy.level_names)} (outermost first)")
-        return
-    extents = dim_extents(layer)
-    for dim, product in mapping.factor_product().items():
-        if product != extents[dim]:
-            yield (f"{dim} ({DIM_TITLES[dim]}): the factors multiply to {product:,} but the layer's {dim} "
-                   f"extent is {extents[dim]:,}")
-    for level in mapping.levels:
-        for loop in level.loops:
-            if loop.dim not in LOOP_DIMS:
-                yield f"{level.name} level: loop dim {loop.dim!r} is not known (allowed: {', '.join(LOOP_DIMS)})"
-        if level.spatial and level.name != BUFFER:
-            yield (f"{level.name} level: spatial loops ({', '.join(l.dim for l in level.spatial)}) are only "
-                   f"allowed at the buffer level (its fan-out to the PE array)")
-    if mapping.levels[0].bypass:
-        yield f"memory level: it holds everything and cannot be bypassed (by {', '.join(sorted(mapping.levels[0].bypass))})"
-    yield from _fanout_problems(mapping, hierarchy)
-
-
-def _fanout_problems(mapping: Mapping, hierarchy: Hierarchy):
-    for axis, limit in (("rows", hierarchy.pe.rows), ("cols", hierarchy.pe.cols)):
-        loops = [l for level in mapping.levels for l in level.spatial if l.spatial == axis]
-        used = _product(l.factor for l in loops)
-        if used > limit:
-            parts = " × ".join(f"{l.dim} {l.factor}" for l in loops)
-            yield (f"spatial fan-out over PE {axis}: {parts} = {used:,} PEs but the array has {limit:,} {axis} "
-                   f"(over by {used - limit:,})")
-
-
-def tile_sizes(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy | None = None) -> dict[str, dict[str, int]]:
-    """Elements of each operand one instance of each level holds (its largest tile; per PE for the
-    registers; memory: the whole operand; 0 where the operand bypasses the level) — the numbers
-    validate() compares with the capacities. ``hierarchy`` is accepted for symmetry and unused."""
-    out: dict[str, dict[str, int]] = {}
-    for index, level in enumerate(mapping.levels):
-        inner = inner_extents(loop for lv in mapping.levels[index:] for loop in lv.loops)
-        out[level.name] = {op: (layer.operand_size(op) if index == 0 else
-                                largest_tile(layer, op, inner) if level.stores(op) else 0) for op in OPERANDS}
-    return out
-
-
-def _overflows(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy):
-    sizes = tile_sizes(mapping, layer, hierarchy)
-    for index, level in enumerate(mapping.levels):
-        if index == 0:
-            continue
-        inner = inner_extents(loop for lv in mapping.levels[index:] for loop in lv.loops)
-        for operand in OPERANDS:
-            if not level.stores(operand):
-                continue
-            capacity = hierarchy.capacity(level.name, operand)
-            needed = sizes[level.name][operand]
-            if capacity is not None and needed > capacity:
-                yield _overflow(mapping, layer, index, operand, inner, needed, capacity)
-
-
-def _overflow(mapping, layer, index, operand, inner, needed, capacity) -> Overflow:
-    level = mapping.levels[index]
-    where = "per-PE registers" if level.name == "registers" else f"{operand} buffer"
-    text = (f"{level.name} level, {operand}: the tile needs {needed:,} elements but the {where} holds "
-            f"{capacity:,} (over by {needed - capacity:,})")
-    fixes = _fixes(mapping, layer, index, operand, inner, capacity)
-    if fixes:
-        text += "; it fits with " + " or ".join(fixes)
-    else:
-        text += (f"; no single smaller factor makes it fit: move loops over "
-                 f"{', '.join(sorted(RELEVANT[operand]))} above this level, or let {operand} bypass it")
-    return Overflow(level.name, operand, needed, capacity, text)
-
-
-def _fixes(mapping, layer, index, operand, inner, capacity, limit: int = 3) -> list[str]:
-    """Largest smaller factor of each loop at or below the level that alone makes the tile fit."""
-    fixes = []
-    for lv in mapping.levels[index:]:
-        for loop in lv.loops:
-            if loop.factor == 1 or loop.dim not in RELEVANT[operand]:
-                continue
-            for d in _divisors_below(loop.factor):
-                trial = dict(inner)
-                trial[loop.dim] = inner[loop.dim] // loop.factor * d
-                if largest_tile(layer, operand, trial) <= capacity:
-                    fixes.append(f"{loop.dim} = {d} instead of {loop.factor} at the {lv.name} level")
-                    break
-            if len(fixes) >= limit:
-                return fixes
-    return fixes
-
-
-def _divisors_below(n: int) -> list[int]:
-    return [d for d in range(n - 1, 0, -1) if n % d == 0]
-
-
-def _product(values) -> int:
-    out = 1
-    for v in values:
-        out *= v
-    return out
 
 
 # -- counts -------------------------------------------------------------------------------
@@ -227,6 +99,8 @@ class MappingCost:
     cycles: int
     utilisation: float
     pes_used: int = 1
+    compute_cycles: int = 0
+    memory_cycles: int = 0
 
     @property
     def memory_accesses(self) -> int:
@@ -235,7 +109,8 @@ class MappingCost:
     def to_dict(self) -> dict:
         return {
             "macs": self.macs, "cycles": self.cycles, "utilisation": self.utilisation,
-            "pes_used": self.pes_used, "memory_accesses": self.memory_accesses,
+            "pes_used": self.pes_used, "compute_cycles": self.compute_cycles,
+            "memory_cycles": self.memory_cycles, "memory_accesses": self.memory_accesses,
             "energy": self.energy.total, "energy_breakdown": dict(self.energy.energy),
             "accesses_by_level": dict(self.energy.accesses),
             "counts": {level: {op: c.as_dict() for op, c in ops.items()} for level, ops in self.counts.items()},
@@ -246,14 +121,16 @@ class _Tally:
     """Mutable per-level, per-operand accumulators turned into LevelCounts at the end."""
 
     def __init__(self, levels):
-        self.data = {level: {op: dict.fromkeys(LevelCounts.__dataclass_fields__, 0) for op in OPERANDS}
-                     for level in levels}
+        self.data = {level: {op: [0, 0, 0, 0, 0, 0] for op in OPERANDS} for level in levels}
 
     def add(self, level: str, operand: str, key: str, amount: int) -> None:
-        self.data[level][operand][key] += int(amount)
+        self.data[level][operand][_FIELD[key]] += int(amount)
 
     def freeze(self) -> dict[str, dict[str, LevelCounts]]:
-        return {level: {op: LevelCounts(**c) for op, c in ops.items()} for level, ops in self.data.items()}
+        return {level: {op: LevelCounts(*c) for op, c in ops.items()} for level, ops in self.data.items()}
+
+
+_FIELD = {name: i for i, name in enumerate(LevelCounts.__dataclass_fields__)}
 
 
 def evaluate(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy, *, checked: bool = True) -> MappingCost:
@@ -269,11 +146,14 @@ def count_accesses(mapping: Mapping, layer: ConvLayer) -> dict[str, dict[str, Le
     """The closed-form per-level counts of a valid mapping (no validation)."""
     levels = mapping.levels
     flat = _flat_loops(mapping)
-    tally = _Tally([level.name for level in levels])
+    names = [level.name for level in levels]
+    tally = _Tally(names)
     for operand in OPERANDS:
         chain = [i for i, level in enumerate(levels) if i == 0 or level.stores(operand)]
         for parent, child in zip(chain, chain[1:] + [len(levels)]):
-            _count_link(tally, layer, operand, flat, parent, child, [level.name for level in levels])
+            per_instance, union = _link_volumes(layer, operand, flat, parent, child, child == len(levels))
+            _tally_link(tally, layer, operand, names[parent], names[child] if child < len(levels) else None,
+                        per_instance, union)
     return tally.freeze()
 
 
@@ -290,40 +170,50 @@ def _flat_loops(mapping: Mapping) -> list[tuple[int, bool, str, int, int]]:
     return out[::-1]
 
 
-def _count_link(tally, layer, operand, flat, parent: int, child: int, names) -> None:
-    """Traffic between a level (parent) and the next level below holding the operand (child; the
-    MACs when child == number of levels)."""
+def _link_volumes(layer, operand, flat, parent: int, child: int, is_mac: bool) -> tuple[int, int]:
+    """(elements delivered to every instance of the child, elements the parent sends once per group
+    of PEs) between a level and the next one below holding the operand (or the MACs)."""
     relevant = RELEVANT[operand]
-    is_mac = child == len(names)
     above_t = [l for l in flat if l[0] < child and not l[1]]
-    s_above = [l for l in flat if l[0] < parent and l[1]]
-    s_between = [l for l in flat if parent <= l[0] < child and l[1]]
-    box = [l for l in flat if l[0] >= child]
     prefix = above_t if is_mac else _through_last_relevant(above_t, relevant)
-    irr_t = _product(l[3] for l in prefix if l[2] not in relevant)
-    irr_above = _product(l[3] for l in s_above if l[2] not in relevant)
-    irr_between = _product(l[3] for l in s_between if l[2] not in relevant)
-    per_instance = _lattice_sum(layer, operand, box, flat) * irr_t * irr_above * irr_between
-    union = _lattice_sum(layer, operand, box + s_between, flat) * irr_t * irr_above
-    p_name, c_name = names[parent], None if is_mac else names[child]
-    tally.add(p_name, operand, "forwards", per_instance - union)
+    irr_t = product(l[3] for l in prefix if l[2] not in relevant)
+    irr_above = irr_between = 1
+    between = []
+    for l in flat:
+        if l[1] and l[0] < child:
+            if l[0] >= parent:
+                between.append(l)
+                irr_between *= 1 if l[2] in relevant else l[3]
+            elif l[2] not in relevant:
+                irr_above *= l[3]
+    if operand != "input":  # no halo: every position of any box sums to the whole operand
+        whole = layer.operand_size(operand)
+        return whole * irr_t * irr_above * irr_between, whole * irr_t * irr_above
+    box = [l for l in flat if l[0] >= child]
+    per_instance = _input_sum(layer, box, flat) * irr_t * irr_above * irr_between
+    union = _input_sum(layer, box + between, flat) * irr_t * irr_above
+    return per_instance, union
+
+
+def _tally_link(tally, layer, operand, parent: str, child: str | None, per_instance: int, union: int) -> None:
+    tally.add(parent, operand, "forwards", per_instance - union)
     if operand != "output":
-        tally.add(p_name, operand, "reads", union)
-        if c_name is not None:
-            tally.add(c_name, operand, "fills", per_instance)
+        tally.add(parent, operand, "reads", union)
+        if child is not None:
+            tally.add(child, operand, "fills", per_instance)
         return
-    fresh = layer.filters * layer.out_height * layer.out_width * dim_extents(layer)["n"]
-    tally.add(p_name, operand, "writes", union)
-    tally.add(p_name, operand, "psum_reads", union - fresh)
-    if c_name is not None:
-        tally.add(c_name, operand, "fills", union - fresh)
-        tally.add(c_name, operand, "updates", per_instance)
+    fresh = layer.operand_size("output")
+    tally.add(parent, operand, "writes", union)
+    tally.add(parent, operand, "psum_reads", union - fresh)
+    if child is not None:
+        tally.add(child, operand, "fills", union - fresh)
+        tally.add(child, operand, "updates", per_instance)
 
 
-def _lattice_sum(layer, operand, box, flat) -> int:
-    inside = {id(l) for l in box}
-    as_loops = lambda loops: [(l[2], l[3], l[4]) for l in loops]  # noqa: E731
-    return lattice_tile_sum(layer, operand, as_loops(box), as_loops([l for l in flat if id(l) not in inside]))
+def _input_sum(layer, box, flat) -> int:
+    inside = set(map(id, box))
+    rest = [(l[2], l[3], l[4]) for l in flat if id(l) not in inside]
+    return lattice_tile_sum(layer, "input", [(l[2], l[3], l[4]) for l in box], rest)
 
 
 def _through_last_relevant(loops: list[tuple], relevant) -> list[tuple]:
@@ -335,14 +225,18 @@ def _through_last_relevant(loops: list[tuple], relevant) -> list[tuple]:
 
 
 def _cost(mapping: Mapping, layer: ConvLayer, hierarchy: Hierarchy, counts) -> MappingCost:
-    accesses = dict.fromkeys(("rf", "inter_pe", "buffer", "dram", "mac"), 0)
+    accesses = dict.fromkeys(LEVELS, 0)
     for level, ops in counts.items():
-        accesses[ENERGY_LEVEL[level]] += sum(c.accesses for c in ops.values())
+        accesses[ENERGY_LEVEL[level]] += sum(c.reads + c.writes + c.psum_reads for c in ops.values())
         accesses["inter_pe"] += sum(c.forwards for c in ops.values())
     macs = layer.macs
     accesses["mac"] = macs
-    cycles = _product(l.factor for level in mapping.levels for l in level.temporal)
-    pes = _product(l.factor for level in mapping.levels for l in level.spatial)
+    compute = product(l.factor for level in mapping.levels for l in level.loops if l.spatial is None)
+    bandwidth = hierarchy.memory_bandwidth
+    memory = 0 if bandwidth is None else -(-accesses["dram"] // bandwidth)
+    cycles = max(compute, memory)
+    pes = product(l.factor for level in mapping.levels for l in level.loops if l.spatial is not None)
     utilisation = macs / (cycles * hierarchy.pes)
-    return MappingCost(counts, energy_breakdown(accesses, hierarchy.costs), macs, cycles, utilisation, pes)
-
+    per_access = {level: getattr(hierarchy.costs, level) for level in LEVELS}
+    energy = EnergyBreakdown(accesses, per_access, {level: accesses[level] * per_access[level] for level in LEVELS})
+    return MappingCost(counts, energy, macs, cycles, utilisation, pes, compute, memory)

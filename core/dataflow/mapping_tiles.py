@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from core.common.limits import COUNT_WORK
+
 from core.dataflow.layer import ConvLayer
 from core.dataflow.mapping import LOOP_DIMS, dim_extents
 
@@ -33,6 +35,8 @@ def span_stats(box_out: tuple, rest_out: tuple, box_k: tuple, rest_k: tuple, str
     others (``rest_*``) place it; loops are (factor, stride in that dimension). A suffix of the
     nest gives a contiguous box; spatial loops seen from the MACs can give a strided one.
     """
+    cells = product(f for f, _ in box_out + rest_out + box_k + rest_k)
+    COUNT_WORK.check(cells, f"the input rows of a mapping over {cells:,} (output row, kernel row) pairs")
     inner = np.unique((_offsets(box_out)[:, None] * stride + _offsets(box_k)[None, :]).ravel())
     starts = (_offsets(rest_out)[:, None] * stride + _offsets(rest_k)[None, :]).ravel() - padding
     rows = starts[:, None] + inner[None, :]
@@ -43,6 +47,14 @@ def span_stats(box_out: tuple, rest_out: tuple, box_k: tuple, rest_k: tuple, str
 def _suffix(inner: int, extent: int) -> tuple[tuple, tuple]:
     """(box, rest) loops of a contiguous box of ``inner`` out of ``extent``."""
     return ((inner, 1),), ((extent // inner, inner),)
+
+
+def product(values) -> int:
+    """Product of whole numbers (1 for none)."""
+    out = 1
+    for v in values:
+        out *= v
+    return out
 
 
 def inner_extents(loops) -> dict[str, int]:
@@ -87,9 +99,15 @@ def lattice_tile_sum(layer: ConvLayer, operand: str, box, rest) -> int:
     (``rest``): the box need not be contiguous (e.g. spatial loops above loops of the same dims)."""
     if operand != "input":
         return tile_sum(layer, operand, {})
-    pick = lambda loops, d: tuple((f, s) for dim, f, s in loops if dim == d)  # noqa: E731
-    rows = span_stats(pick(box, "y"), pick(rest, "y"), pick(box, "r"), pick(rest, "r"), layer.stride,
-                      layer.padding, layer.height)[0]
-    cols = span_stats(pick(box, "x"), pick(rest, "x"), pick(box, "s"), pick(rest, "s"), layer.stride,
-                      layer.padding, layer.width)[0]
+    b, r = _by_dim(box), _by_dim(rest)
+    rows = span_stats(b["y"], r["y"], b["r"], r["r"], layer.stride, layer.padding, layer.height)[0]
+    cols = span_stats(b["x"], r["x"], b["s"], r["s"], layer.stride, layer.padding, layer.width)[0]
     return dim_extents(layer)["n"] * layer.channels * rows * cols
+
+
+def _by_dim(loops) -> dict[str, tuple]:
+    out: dict[str, list] = {"y": [], "r": [], "x": [], "s": []}
+    for dim, factor, stride in loops:
+        if dim in out:
+            out[dim].append((factor, stride))
+    return {d: tuple(v) for d, v in out.items()}

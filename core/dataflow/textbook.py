@@ -90,7 +90,13 @@ def textbook_mapping(dataflow: str, layer: ConvLayer, hierarchy: Hierarchy) -> M
     levels = [MapLevel(MEMORY, memory), MapLevel(BUFFER, buffer)]
     if hierarchy.registers is not None:
         levels.append(MapLevel(REGISTERS, (), frozenset(OPERANDS)))
-    return Mapping(tuple(levels), f"textbook {dataflow}")
+    return _without_unit_loops(Mapping(tuple(levels), f"textbook {dataflow}"))
+
+
+def _without_unit_loops(mapping: Mapping) -> Mapping:
+    """The same mapping without loops of factor 1 (they never change an index)."""
+    return Mapping(tuple(MapLevel(level.name, tuple(l for l in level.loops if l.factor > 1), level.bypass)
+                         for level in mapping.levels), mapping.name)
 
 
 def _row_stationary(layer: ConvLayer, hierarchy: Hierarchy, memory, tiles) -> Mapping:
@@ -101,8 +107,8 @@ def _row_stationary(layer: ConvLayer, hierarchy: Hierarchy, memory, tiles) -> Ma
         inner = dict.fromkeys("nfcyxrs", 1) | {"x": layer.out_width, "s": layer.kernel}
         fits = all(largest_tile(layer, op, inner) <= hierarchy.registers.capacity(op) for op in OPERANDS)
         if fits:
-            return Mapping((MapLevel(MEMORY, memory), MapLevel(BUFFER, spatial),
-                            MapLevel(REGISTERS, rows_of_pe)), name)
-        return Mapping((MapLevel(MEMORY, memory), MapLevel(BUFFER, rows_of_pe + spatial),
-                        MapLevel(REGISTERS, (), frozenset(OPERANDS))), name)
-    return Mapping((MapLevel(MEMORY, memory), MapLevel(BUFFER, rows_of_pe + spatial)), name)
+            return _without_unit_loops(Mapping((MapLevel(MEMORY, memory), MapLevel(BUFFER, spatial),
+                                                MapLevel(REGISTERS, rows_of_pe)), name))
+        return _without_unit_loops(Mapping((MapLevel(MEMORY, memory), MapLevel(BUFFER, rows_of_pe + spatial),
+                                            MapLevel(REGISTERS, (), frozenset(OPERANDS))), name))
+    return _without_unit_loops(Mapping((MapLevel(MEMORY, memory), MapLevel(BUFFER, rows_of_pe + spatial)), name))

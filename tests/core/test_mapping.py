@@ -26,6 +26,7 @@ from core.dataflow import (
     dataflow_allows,
     dim_extents,
     evaluate,
+    is_valid,
     read_mapping,
     simulate_mapping,
     textbook_mapping,
@@ -34,7 +35,7 @@ from core.dataflow import (
     write_mapping,
 )
 from core.dataflow.mapping_sim import simulated_tile_sizes
-from core.dataflow.mapping_tiles import inner_extents, largest_tile
+from core.dataflow.mapping_tiles import inner_extents, largest_tile, span_stats
 
 REF_LAYER = ConvLayer(height=6, width=7, channels=9, kernel=3, filters=1)
 
@@ -85,10 +86,11 @@ def random_mapping(rng: random.Random, layer: ConvLayer, registers: bool) -> tup
                 placed[slot].append(MapLoop(dim, _prod(primes), spatial))
         if rng.random() < 0.2:
             placed[rng.choice(["memory", "buffer"])].append(MapLoop(dim, 1))
-    for loops in placed.values():
+    buffer = placed["buffer"] + placed["rows"] + placed["cols"]  # spatial loops anywhere in the list
+    for loops in list(placed.values()) + [buffer]:
         rng.shuffle(loops)
     levels = [MapLevel("memory", tuple(placed["memory"])),
-              MapLevel("buffer", tuple(placed["buffer"] + placed["rows"] + placed["cols"]),
+              MapLevel("buffer", tuple(buffer),
                        frozenset(op for op in OPERANDS if rng.random() < 0.25))]
     if registers:
         levels.append(MapLevel("registers", tuple(placed["registers"]),
@@ -100,7 +102,8 @@ def random_mapping(rng: random.Random, layer: ConvLayer, registers: bool) -> tup
         need.append(Buffers(*(largest_tile(layer, op, inner) + rng.choice([0, 0, 3]) for op in OPERANDS)))
     pe = PEArray(_prod(l.factor for l in placed["rows"]) + rng.choice([0, 2]),
                  _prod(l.factor for l in placed["cols"]) + rng.choice([0, 1]))
-    return mapping, Hierarchy(need[0], pe, need[1] if registers else None)
+    return mapping, Hierarchy(need[0], pe, need[1] if registers else None,
+                              memory_bandwidth=rng.choice([None, rng.randint(1, 8)]))
 
 
 def _prod(values) -> int:
@@ -128,6 +131,24 @@ def test_tile_sizes_are_the_largest_tiles_the_simulation_holds():
         layer = random_layer(rng)
         mapping, hierarchy = random_mapping(rng, layer, registers=trial % 2 == 0)
         assert tile_sizes(mapping, layer, hierarchy) == simulated_tile_sizes(mapping, layer, hierarchy)
+
+
+def test_validate_reports_exactly_the_tiles_the_simulation_finds_too_big():
+    rng = random.Random(23)
+    for trial in range(40):
+        layer = random_layer(rng)
+        mapping, fitting = random_mapping(rng, layer, registers=trial % 2 == 0)
+        held = simulated_tile_sizes(mapping, layer, fitting)
+        shrink = lambda b: Buffers(*(max(1, b.capacity(op) - rng.choice([0, 0, 1, 5])) for op in OPERANDS))  # noqa: E731
+        tight = Hierarchy(shrink(fitting.buffers), fitting.pe,
+                          None if fitting.registers is None else shrink(fitting.registers))
+        expected = {(level, op) for level in held for op in OPERANDS
+                    if level != "memory" and held[level][op] > tight.capacity(level, op)}
+        problems = validate(mapping, layer, tight)
+        assert {(p.level, p.operand) for p in problems} == expected
+        assert is_valid(mapping, layer, tight) == (not expected) and is_valid(mapping, layer, fitting)
+        for p in problems:
+            assert p.needed == held[p.level][p.operand] and f"over by {p.needed - p.capacity:,}" in p.message
 
 
 def test_the_random_mappings_cover_stride_padding_kernels_unrolling_and_bypass():
@@ -210,6 +231,17 @@ def test_energy_and_cycles_follow_the_counts():
     assert cost.energy.total == dram * 200 + buffer * 6 + 1620
     assert cost.cycles == 1620 and cost.utilisation == pytest.approx(1620 / (1620 * 12 * 14))
     json.dumps(cost.to_dict())
+    assert (cost.compute_cycles, cost.memory_cycles) == (1620, 0)
+
+
+def test_a_memory_bandwidth_bounds_the_cycles():
+    dram = 1620 + 81 + 180 + 160
+    slow = evaluate(_ws_reference(), REF_LAYER, Hierarchy(Buffers(9, 9, 1), memory_bandwidth=1))
+    assert (slow.compute_cycles, slow.memory_cycles, slow.cycles) == (1620, dram, dram)
+    fast = evaluate(_ws_reference(), REF_LAYER, Hierarchy(Buffers(9, 9, 1), memory_bandwidth=2))
+    assert (fast.memory_cycles, fast.cycles) == (-(-dram // 2), 1620)
+    with pytest.raises(InputError, match="memory bandwidth"):
+        Hierarchy(Buffers(9, 9, 1), memory_bandwidth=0)
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -221,7 +253,7 @@ def test_overflow_names_level_operand_excess_and_a_fix():
     assert [(p.level, p.operand, p.needed, p.capacity) for p in problems] == [("buffer", "input", 144, 40)]
     text = problems[0].message
     assert "buffer level, input" in text and "144" in text and "holds 40" in text and "over by 104" in text
-    assert "c = 4 instead of 16 at the buffer level" in text
+    assert "c = 4 instead of 16 at the buffer level (the other ×4 to a level above)" in text
     with pytest.raises(InputError, match="over by 104"):
         check(m, layer, Hierarchy(Buffers(input=40, weight=200, output=4)))
     fixed = Mapping((MapLevel("memory", _loops(("f", 8), ("y", 14), ("x", 14), ("c", 4))),
@@ -237,7 +269,8 @@ def test_structural_problems_are_named():
                for p in validate(bad_product, REF_LAYER, h))
     fan = Mapping((MapLevel("memory", _loops(("y", 4), ("x", 5))),
                    MapLevel("buffer", _loops(("r", 3), ("s", 3)) + (MapLoop("c", 9, "rows"),))))
-    assert any("PE rows: c 9 = 9 PEs but the array has 2 rows (over by 7)" in str(p) for p in validate(fan, REF_LAYER, h))
+    assert any("PE rows: c 9 = 9 PEs but the array has 2 rows (over by 7); it fits with c = 1 instead of 9" in str(p)
+               for p in validate(fan, REF_LAYER, h))
     levels = Mapping((MapLevel("memory", _loops(("c", 9), ("y", 4), ("x", 5), ("r", 3), ("s", 3))),))
     assert "levels: the mapping has memory but the hierarchy has memory, buffer" in str(validate(levels, REF_LAYER, h)[0])
     spatial_mem = Mapping((MapLevel("memory", (MapLoop("c", 9, "rows"),) + _loops(("y", 4), ("x", 5))),
@@ -246,6 +279,7 @@ def test_structural_problems_are_named():
     bypass_mem = Mapping((MapLevel("memory", _loops(("c", 9), ("y", 4), ("x", 5)), frozenset({"input"})),
                           MapLevel("buffer", _loops(("r", 3), ("s", 3)))))
     assert any("cannot be bypassed" in str(p) for p in validate(bypass_mem, REF_LAYER, h))
+    assert not any(is_valid(m, REF_LAYER, h) for m in (bad_product, fan, levels, spatial_mem, bypass_mem))
     with pytest.raises(InputError, match="loop dim: 'q'"):
         MapLoop("q", 2)
     with pytest.raises(InputError, match="factor of the c loop"):
@@ -256,6 +290,17 @@ def test_simulation_is_bounded_by_a_stated_limit(monkeypatch):
     monkeypatch.setenv("MLSYS_LIMIT_MAPPING_SIMULATION_STEPS", "100")
     with pytest.raises(InputError, match="MLSYS_LIMIT_MAPPING_SIMULATION_STEPS"):
         simulate_mapping(_ws_reference(), REF_LAYER, Hierarchy(Buffers(9, 9, 1)))
+
+
+def test_closed_form_work_is_bounded_by_a_stated_limit(monkeypatch):
+    layer = ConvLayer(height=13, width=13, channels=1, kernel=5, filters=1)
+    m = Mapping((MapLevel("memory", _loops(("y", 9), ("x", 9))), MapLevel("buffer", _loops(("r", 5), ("s", 5)))))
+    span_stats.cache_clear()
+    monkeypatch.setenv("MLSYS_LIMIT_COUNT_WORK", "10")
+    with pytest.raises(InputError, match="MLSYS_LIMIT_COUNT_WORK"):
+        evaluate(m, layer, Hierarchy(Buffers(25, 25, 1)))
+    monkeypatch.delenv("MLSYS_LIMIT_COUNT_WORK")
+    assert evaluate(m, layer, Hierarchy(Buffers(25, 25, 1))).counts["memory"]["input"].reads == 81 * 25
 
 
 # -- JSON ---------------------------------------------------------------------------------------
