@@ -262,15 +262,30 @@ class MappingTab(QWidget):
             row.addWidget(box)
             self.register_fields[op] = box
         self.registers_box.toggled.connect(self._registers_changed)
+        self.bandwidth_box = QSpinBox()
+        self.bandwidth_box.setRange(0, 1_000_000_000)
+        self.bandwidth_box.setSpecialValueText("DRAM bandwidth ∞")
+        self.bandwidth_box.setPrefix("DRAM ")
+        self.bandwidth_box.setSuffix(" elements/cycle")
+        self.bandwidth_box.setKeyboardTracking(False)
+        self.bandwidth_box.setToolTip("Memory bandwidth in elements per cycle (0: unlimited). When set, "
+                                      "cycles = max(compute cycles, memory accesses / bandwidth)")
+        self.bandwidth_box.valueChanged.connect(self._registers_changed)
+        row.addSpacing(8)
+        row.addWidget(self.bandwidth_box)
         row.addStretch(1)
         return row
 
     def hierarchy_with_registers(self, base):
-        """The form's hierarchy, with the register level when it is switched on."""
-        if base is None or not self.registers_box.isChecked():
+        """The form's hierarchy, with the register level when it is switched on and the
+        memory bandwidth when one is set."""
+        if base is None:
             return base
-        registers = Buffers(*(self.register_fields[op].value() for op in OPERANDS))
-        return replace(base, registers=registers)
+        if self.registers_box.isChecked():
+            base = replace(base, registers=Buffers(*(self.register_fields[op].value() for op in OPERANDS)))
+        if self.bandwidth_box.value():
+            base = replace(base, memory_bandwidth=self.bandwidth_box.value())
+        return base
 
     def _registers_changed(self, *_args) -> None:
         if self.layer is not None and self.base_hierarchy is not None:
@@ -498,10 +513,17 @@ class MappingTab(QWidget):
             for level in LEVELS if e.accesses.get(level))
         self.summary.setText(
             f"<b>{_esc(self.mapping.name or 'edited mapping')}</b>: {cost.macs:,} MACs · "
-            f"<b>{cost.cycles:,} cycles</b> · utilisation {cost.utilisation:.1%} · "
+            f"<b>{cost.cycles:,} cycles</b>{self._cycles_note(cost)} · utilisation {cost.utilisation:.1%} · "
             f"memory accesses {cost.memory_accesses:,} · <b>energy {e.total:,.0f}</b>"
             f"<table cellspacing=6><tr><th align=left>level</th><th>accesses</th><th>cost</th>"
             f"<th>energy</th><th>share</th></tr>{energy_rows}</table>")
+
+    @staticmethod
+    def _cycles_note(cost) -> str:
+        memory = getattr(cost, "memory_cycles", 0)
+        if not memory:
+            return ""
+        return f" (compute {cost.compute_cycles:,}, memory {memory:,})"
 
     def table_model(self) -> Table:
         title = f"Counts of {self.mapping.name or 'the edited mapping'}"

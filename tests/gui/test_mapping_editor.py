@@ -413,3 +413,15 @@ def test_starting_points_textbook_and_mappers_best(tab, qtbot):
     assert tab.within_box.currentData() == "is"
     qtbot.waitUntil(lambda: tab.result is not None and not tab.jobs.is_running(), timeout=60_000)
     assert tab.mapping.levels == tab.result.best.levels
+
+
+def test_a_memory_bandwidth_bounds_the_cycles(tab, qtbot):
+    tab.bandwidth_box.setValue(1)
+    settle(qtbot)
+    assert tab.hierarchy.memory_bandwidth == 1
+    cost = evaluate(tab.mapping, LAYER, tab.hierarchy)
+    assert tab.cost.cycles == cost.cycles >= cost.memory_accesses
+    assert f"{cost.cycles:,} cycles" in tab.summary.text()
+    tab.bandwidth_box.setValue(0)
+    settle(qtbot)
+    assert tab.hierarchy.memory_bandwidth is None
