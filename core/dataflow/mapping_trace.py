@@ -1,28 +1,35 @@
 """A mapping's memory ↔ buffer traffic as a dataflow trace, so the lab's animation plays any
-mapping: the loops outside the buffer's tiles become the steps of a LoopNest (one loop per
-dimension), each operand's buffer is (re)filled below its innermost relevant loop (the loops
-inside it leave its tile in place: reuse), and core.dataflow.trace walks it as it walks the
-textbook nests (element by element when small, coarsened to loop tiles when big).
+mapping. The memory level's loops are the steps; each operand's buffer tile (the box of the
+loops of the buffer and below, placed by the memory loops' indices) is refilled in full when
+its position changes, that is at each new combination of the memory loops down to the
+innermost one the operand depends on (the loops inside keep it: reuse); outputs start from
+zero on first touch, read partial sums back otherwise, and are written back when they leave.
 
-Mappings the nest cannot express raise InputError saying why (the counts of such a mapping
-stay exact in mapping_eval; only the animation is unavailable): kernel loops (r, s) or
-spatial loops outside the buffer, two loops of one dimension there, or an operand that
-bypasses the buffer.
+Small runs are walked element by element for any memory loops (kernel loops and several
+loops of one dimension included); big ones are coarsened to loop tiles by
+core.dataflow.trace, which needs at most one memory loop per dimension f, c, y, x. What
+cannot be animated raises InputError saying why (the mapping's counts stay exact in
+mapping_eval): an operand bypassing the buffer, or a big run the coarse trace cannot express.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+
+import numpy as np
 
 from core.common.errors import InputError
 from core.dataflow.analysis import AccessCounts
 from core.dataflow.energy import EnergyBreakdown, energy_breakdown
 from core.dataflow.layer import OPERANDS, Buffers, ConvLayer
-from core.dataflow.loopnest import DIM_NAMES, Loop, LoopNest, NestLine
-from core.dataflow.trace import DEFAULT_MAX_EVENTS, Trace, coarse_trace, simulate_elements
+from core.dataflow.loopnest import Loop, LoopNest, NestLine
+from core.dataflow.mapping import DIM_TITLES
+from core.dataflow.trace import (ALLOC, COLUMNS, DEFAULT_MAX_EVENTS, OPERAND_CODE, READ, WRITE, Trace,
+                                 coarse_trace)
 
 NEST_DIMS = ("f", "c", "y", "x")  # the dimensions a LoopNest steps
-_RELEVANT = {"input": {"c", "y", "x"}, "weight": {"f", "c"}, "output": {"f", "y", "x"}}
+_RELEVANT = {"input": set("ncyxrs"), "weight": set("fcrs"), "output": set("nfyx")}
 _ROWS_PER_COARSE_STEP = 5  # as core.dataflow.trace: input, weight, output read/alloc/write
 
 
@@ -46,42 +53,68 @@ class MappingTrace:
 
 
 def outer_loops(mapping) -> list:
-    """The loops outside the buffer's tiles (the memory level's), outermost first."""
-    return list(mapping.levels[0].loops)
+    """The loops outside the buffer's tiles (the memory level's, factor > 1), outermost first."""
+    return [loop for loop in mapping.levels[0].loops if loop.factor > 1]
 
 
-def mapping_nest(mapping, layer: ConvLayer) -> LoopNest:
-    """The LoopNest whose tile-policy traffic is the mapping's memory ↔ buffer traffic."""
+def _check_animatable(mapping) -> None:
     if len(mapping.levels) < 2:
         raise InputError("mapping: the animation needs a buffer level below the memory")
     bypassed = sorted(mapping.levels[1].bypass)
     if bypassed:
         raise InputError(f"mapping: the animation cannot show an operand bypassing the buffer "
                          f"({', '.join(bypassed)})")
-    extents = {"f": layer.filters, "c": layer.channels, "y": layer.out_height, "x": layer.out_width}
-    loops, seen = [], set()
     for loop in outer_loops(mapping):
-        if loop.factor == 1:
-            continue
         if loop.spatial is not None:
             raise InputError(f"mapping: the animation cannot show the spatial {loop.dim} loop at the "
                              "memory level")
-        if loop.dim not in NEST_DIMS:
-            raise InputError(f"mapping: the animation steps whole kernel windows; move the {loop.dim} "
-                             "loop into the buffer level to animate this mapping")
-        if loop.dim in seen:
-            raise InputError(f"mapping: the animation needs at most one {loop.dim} loop at the memory "
-                             "level; merge them to animate this mapping")
-        seen.add(loop.dim)
-        if extents[loop.dim] % loop.factor:
-            raise InputError(f"mapping: the {loop.dim} factors do not multiply to {extents[loop.dim]}")
-        loops.append(Loop(loop.dim, extents[loop.dim] // loop.factor, extents[loop.dim]))
+
+
+def buffer_box(mapping) -> dict[str, int]:
+    """Extent per dimension of the buffer's tile box (every loop of the buffer and below)."""
+    box = dict.fromkeys("nfcyxrs", 1)
+    for level in mapping.levels[1:]:
+        for loop in level.loops:
+            box[loop.dim] *= loop.factor
+    return box
+
+
+def walk_nest(mapping, layer: ConvLayer) -> LoopNest:
+    """The memory loops as LoopNest loops: loop k steps its dimension by the product of that
+    dimension's factors inside it (``tile``), ``factor`` times (``extent`` = tile · factor)."""
+    _check_animatable(mapping)
+    outer = outer_loops(mapping)
+    box = buffer_box(mapping)
+    loops = []
+    for k, loop in enumerate(outer):
+        stride = box[loop.dim]
+        for inner in outer[k + 1:]:
+            if inner.dim == loop.dim:
+                stride *= inner.factor
+        loops.append(Loop(loop.dim, stride, stride * loop.factor))
     depths = tuple(_depth(loops, op) for op in OPERANDS)
     nest = LoopNest("mapping", layer, tuple(loops), depths)
     return LoopNest("mapping", layer, tuple(loops), depths, _lines(nest, mapping))
 
 
-def _depth(loops: list[Loop], operand: str) -> int:
+def mapping_nest(mapping, layer: ConvLayer) -> LoopNest:
+    """The nest core.dataflow.trace can coarsen: at most one memory loop per dimension f, c,
+    y, x (InputError saying what to change otherwise)."""
+    nest = walk_nest(mapping, layer)
+    seen = set()
+    for loop in nest.loops:
+        if loop.dim not in NEST_DIMS:
+            raise InputError(f"mapping: this layer is too big to animate element by element, and the "
+                             f"coarse animation steps whole kernel windows; move the {loop.dim} loop "
+                             "into the buffer level to animate it")
+        if loop.dim in seen:
+            raise InputError(f"mapping: this layer is too big to animate element by element, and the "
+                             f"coarse animation needs at most one {loop.dim} loop at the memory level")
+        seen.add(loop.dim)
+    return nest
+
+
+def _depth(loops, operand: str) -> int:
     """Below the innermost loop the operand depends on: the loops inside keep its tile."""
     relevant = [i for i, loop in enumerate(loops) if loop.dim in _RELEVANT[operand]]
     return relevant[-1] + 1 if relevant else 0
@@ -109,14 +142,87 @@ def _lines(nest: LoopNest, mapping) -> tuple[NestLine, ...]:
         step = "" if loop.tile == 1 else f", {loop.tile}"
         var = loop.dim + ("" if loop.tile == 1 else "0")
         lines.append(NestLine("loop", depth, f"for {var} in range(0, {loop.extent}{step}):   # memory, "
-                                             f"{loop.count} × {DIM_NAMES[loop.dim]}", bound=loop.count))
+                                             f"{loop.count} × {DIM_TITLES[loop.dim]}", bound=loop.count))
     lines.extend(reversed(stores))
     return tuple(lines)
 
 
-def _element_bound(nest: LoopNest) -> int:
-    loads = {op: nest.geometry(op).tile_loads() for op in OPERANDS}
-    return loads["input"] + loads["weight"] + 2 * loads["output"]
+def _element_bound(nest: LoopNest, mapping) -> int:
+    """Rows of the element-level trace: refills × the largest tile, per operand."""
+    from core.dataflow.mapping_eval import tile_sizes
+    sizes = tile_sizes(mapping, nest.layer)["buffer"]
+    total = 0
+    for op in OPERANDS:
+        refills = 1
+        for loop in nest.loops[: nest.depth(op)]:
+            refills *= loop.count
+        total += refills * sizes[op] * (2 if op == "output" else 1)
+    return total
+
+
+def _ranges(box: dict[str, int], base: dict[str, int]) -> dict[str, np.ndarray]:
+    return {d: np.arange(base[d], base[d] + box[d], dtype=np.int64) for d in box}
+
+
+def _tile_addresses(layer: ConvLayer, operand: str, r: dict[str, np.ndarray]) -> np.ndarray:
+    """Memory addresses (row-major, padding never stored) of one tile, ascending."""
+    k = layer.kernel
+    if operand == "weight":
+        return (((r["f"][:, None, None, None] * layer.channels + r["c"][None, :, None, None]) * k
+                 + r["r"][None, None, :, None]) * k + r["s"][None, None, None, :]).ravel()
+    if operand == "output":
+        ho, wo = layer.out_height, layer.out_width
+        return ((r["f"][:, None, None] * ho + r["y"][None, :, None]) * wo + r["x"][None, None, :]).ravel()
+    rows = _span(r["y"], r["r"], layer.stride, layer.padding, layer.height)
+    cols = _span(r["x"], r["s"], layer.stride, layer.padding, layer.width)
+    hw = layer.height * layer.width
+    return ((r["c"][:, None, None] * hw + rows[None, :, None] * layer.width) + cols[None, None, :]).ravel()
+
+
+def _span(out: np.ndarray, taps: np.ndarray, stride: int, padding: int, size: int) -> np.ndarray:
+    """Real input rows (or columns) that output rows ``out`` with kernel rows ``taps`` touch."""
+    span = (out[:, None] * stride - padding + taps[None, :]).ravel()
+    return np.unique(span[(span >= 0) & (span < size)])
+
+
+def walk_elements(mapping, layer: ConvLayer, nest: LoopNest) -> Trace:
+    """Every step of the memory loops and every element of every refilled tile (tile policy)."""
+    box = buffer_box(mapping)
+    counts = [loop.count for loop in nest.loops]
+    last = [c - 1 for c in counts]
+    touched = np.zeros(layer.operand_size("output"), dtype=bool)
+    events: list[np.ndarray] = []
+
+    def rows(step: int, code: int, addr: np.ndarray, kind) -> None:
+        block = np.empty((len(addr), len(COLUMNS)), dtype=np.int64)
+        block[:, 0], block[:, 1], block[:, 2] = step, code, np.arange(len(addr))
+        block[:, 3], block[:, 4], block[:, 5] = addr, kind, 1
+        events.append(block)
+
+    for step, idx in enumerate(itertools.product(*(range(c) for c in counts))):
+        base = dict.fromkeys(box, 0)
+        for loop, i in zip(nest.loops, idx):
+            base[loop.dim] += i * loop.tile
+        tiles = {}
+        for op in ("weight", "input", "output"):
+            depth = nest.depth(op)
+            if any(idx[depth:]):
+                continue
+            addr = tiles[op] = _tile_addresses(layer, op, _ranges(box, base))
+            if op == "output":
+                kind = np.where(touched[addr], READ, ALLOC)
+                touched[addr] = True
+                rows(step, OPERAND_CODE[op], addr, kind)
+            else:
+                rows(step, OPERAND_CODE[op], addr, READ)
+        depth = nest.depth("output")
+        if list(idx[depth:]) == last[depth:]:
+            addr = tiles.get("output")
+            if addr is None:
+                addr = _tile_addresses(layer, "output", _ranges(box, base))
+            rows(step, OPERAND_CODE["output"], addr, WRITE)
+    arr = np.concatenate(events) if events else np.zeros((0, len(COLUMNS)), dtype=np.int64)
+    return Trace(arr, nest, "tile", len(nest.loops), True)
 
 
 def _coarse_level(nest: LoopNest, max_events: int) -> int:
@@ -133,11 +239,12 @@ def mapping_trace(mapping, layer: ConvLayer, hierarchy, cost=None,
                   max_events: int = DEFAULT_MAX_EVENTS) -> MappingTrace:
     """The trace of the mapping's memory ↔ buffer traffic (element level when at most
     ``max_events`` rows, else coarsened), with the evaluated ``cost`` for the counters."""
-    nest = mapping_nest(mapping, layer)
+    nest = walk_nest(mapping, layer)
     buffers = hierarchy.buffers
-    if _element_bound(nest) <= max_events:
-        trace = simulate_elements(nest, buffers, "tile")
+    if _element_bound(nest, mapping) <= max_events:
+        trace = walk_elements(mapping, layer, nest)
     else:
+        nest = mapping_nest(mapping, layer)
         trace = coarse_trace(nest, buffers, "tile", _coarse_level(nest, max_events))
     totals = trace.totals()
     reads = {op: totals.get((op, "read"), 0) for op in OPERANDS}

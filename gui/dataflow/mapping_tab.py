@@ -126,7 +126,7 @@ class MappingTab(QWidget):
         self.jobs.sig_error.connect(self._search_failed)
         self.jobs.sig_running.connect(self._search_running)
         self.jobs.sig_finished.connect(self._search_finished)
-        self._load_best_when_done = False
+        self._stop_requested = False
         self.mapper = mapper_module()
         self.editor = MappingEditorWidget()
         self.editor.sig_move.connect(self._move)
@@ -213,7 +213,7 @@ class MappingTab(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the search (within a second); what it found so far is "
                                     "shown when the mapper reports it")
-        self.stop_button.clicked.connect(self.jobs.stop)
+        self.stop_button.clicked.connect(self.stop_search)
         self.stop_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setToolTip("Mappings evaluated so far")
@@ -571,6 +571,7 @@ class MappingTab(QWidget):
             return search_steps(layer, hierarchy, dataflow=within, objective=objective,
                                 stop=should_stop)
         self._search_for = (layer, hierarchy)
+        self._stop_requested = False
         self.progress.setRange(0, 0)
         self.progress.setValue(0)
         self._say(f"Searching {'all mappings' if within is None else 'within ' + within} "
@@ -612,8 +613,15 @@ class MappingTab(QWidget):
         self._say(f"Best for {result.objective}{stopped}: {result.evaluated:,}{space} mappings "
                   f"evaluated in {result.seconds:.2f} s; {len(self.pareto_points)} on the Pareto front")
 
+    def stop_search(self) -> None:
+        self._stop_requested = True
+        self.jobs.stop()
+
     def _search_failed(self, message: str) -> None:
-        self._say(f"Search failed: {_short(message, 200)}", True)
+        if self._stop_requested:
+            self._say(f"Search stopped: {_short(message, 200)}")
+        else:
+            self._say(f"Search failed: {_short(message, 200)}", True)
 
     def _clear_pareto(self) -> None:
         self.result, self.pareto_points = None, []

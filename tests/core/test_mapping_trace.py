@@ -23,16 +23,19 @@ def divisors(n: int) -> list[int]:
 
 
 def random_case(rng: random.Random):
-    """A small layer and a valid mapping whose memory level has at most one loop per
-    dimension f, c, y, x (what a LoopNest steps), capacities just big enough."""
+    """A small layer and a valid mapping (any memory loops: kernel loops, several loops of one
+    dimension, factor-1 loops), capacities just big enough."""
     layer = ConvLayer(rng.randint(3, 7), rng.randint(3, 7), rng.randint(1, 4), rng.randint(1, 3),
                       rng.randint(1, 4), rng.randint(1, 2), rng.randint(0, 1))
     extents = dim_extents(layer)
     memory, buffer, registers = [], [], []
     use_registers = rng.random() < 0.4
     for dim, extent in extents.items():
-        outer = rng.choice(divisors(extent)) if dim in "fcyx" else 1
-        if outer > 1 or rng.random() < 0.2:
+        outer = rng.choice(divisors(extent))
+        if outer > 1 and rng.random() < 0.3 and len(divisors(outer)) > 2:  # two memory loops of dim
+            first = rng.choice(divisors(outer)[1:-1])
+            memory += [MapLoop(dim, first), MapLoop(dim, outer // first)]
+        elif outer > 1 or rng.random() < 0.2:
             memory.append(MapLoop(dim, outer))
         rest = extent // outer
         low = rng.choice(divisors(rest)) if use_registers else 1
@@ -66,18 +69,27 @@ def simulated_traffic(mapping, layer, hierarchy) -> dict[str, int]:
             "psum reads": memory["output"].psum_reads, "output writes": memory["output"].writes}
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(60))
 def test_the_trace_moves_what_the_simulation_counts(seed):
     layer, mapping, hierarchy = random_case(random.Random(seed))
     expected = simulated_traffic(mapping, layer, hierarchy)
     element = mapping_trace(mapping, layer, hierarchy)
+    assert element.trace.element_level
     assert memory_traffic(element.trace) == expected
-    coarse = mapping_trace(mapping, layer, hierarchy, max_events=5)
-    assert not coarse.trace.element_level or coarse.trace.nest.steps == 1
-    assert memory_traffic(coarse.trace) == expected
     # every output starts from zero exactly once
     allocs = element.trace.totals().get(("output", "alloc"), 0)
     assert allocs == layer.operand_size("output")
+    # every element read lies in the operand
+    ev = element.trace.events
+    for code, op in enumerate(OPERANDS):
+        addr = ev[ev[:, 1] == code, 3]
+        assert addr.min(initial=0) >= 0 and addr.max(initial=0) < layer.operand_size(op)
+    try:
+        mapping_nest(mapping, layer)
+    except InputError:
+        return  # kernel loops or repeated dimensions at the memory level: element level only
+    coarse = mapping_trace(mapping, layer, hierarchy, max_events=5)
+    assert memory_traffic(coarse.trace) == expected
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "is", "os", "rs"])
@@ -92,14 +104,16 @@ def test_textbook_mappings_animate_with_their_simulated_counts(dataflow):
     assert any("buffer" in line.text for line in nest.lines if line.kind == "compute")
 
 
-def test_mappings_the_nest_cannot_express_say_why():
+def test_mappings_the_animation_cannot_show_say_why():
     layer = ConvLayer(6, 6, 2, 3, 2)
     e = dim_extents(layer)
     inner = MapLevel("buffer", (MapLoop("f", e["f"]), MapLoop("c", e["c"]), MapLoop("y", e["y"]),
                                 MapLoop("x", e["x"])))
+    hierarchy = Hierarchy(Buffers(200, 200, 200))
     kernel_outside = Mapping((MapLevel("memory", (MapLoop("r", 3), MapLoop("s", 3))), inner))
+    assert mapping_trace(kernel_outside, layer, hierarchy).trace.element_level  # small: fine
     with pytest.raises(InputError, match="kernel windows"):
-        mapping_nest(kernel_outside, layer)
+        mapping_trace(kernel_outside, layer, hierarchy, max_events=5)  # too big: cannot coarsen
     twice = Mapping((MapLevel("memory", (MapLoop("f", 1), MapLoop("y", 2), MapLoop("y", 2))),
                      MapLevel("buffer", (MapLoop("f", 2), MapLoop("c", 2), MapLoop("x", 4),
                                          MapLoop("r", 3), MapLoop("s", 3)))))
@@ -108,4 +122,4 @@ def test_mappings_the_nest_cannot_express_say_why():
     bypass = Mapping((MapLevel("memory", ()), MapLevel("buffer", inner.loops + (MapLoop("r", 3), MapLoop("s", 3)),
                                                        frozenset({"weight"}))))
     with pytest.raises(InputError, match="bypassing the buffer"):
-        mapping_nest(bypass, layer)
+        mapping_trace(bypass, layer, hierarchy)

@@ -425,3 +425,29 @@ def test_a_memory_bandwidth_bounds_the_cycles(tab, qtbot):
     tab.bandwidth_box.setValue(0)
     settle(qtbot)
     assert tab.hierarchy.memory_bandwidth is None
+
+
+def test_the_animation_plays_a_mapping_with_kernel_loops_at_the_memory_level(panel, qtbot):
+    from core.dataflow.mapping import MapLevel, MapLoop, Mapping
+    tab = panel.mapping_tab
+    for key in ("input buffer", "weight buffer", "output buffer"):
+        panel.fields[key].setValue(500)
+    panel.recompute()
+    qtbot.waitUntil(lambda: tab.hierarchy.buffers.output == 500, timeout=10_000)
+    layer = tab.layer  # the reference layer: 6×7×9, one 3×3 filter
+    e = DIM_EXTENTS(layer)
+    mapping = Mapping((MapLevel("memory", (MapLoop("r", 3), MapLoop("y", 2), MapLoop("y", 2))),
+                       MapLevel("buffer", (MapLoop("c", e["c"]), MapLoop("x", e["x"]), MapLoop("s", 3)))),
+                      "kernel rows outside")
+    tab.load_mapping(mapping)
+    assert validate(tab.mapping, layer, tab.hierarchy) == []
+    tab.animate_box.setChecked(True)
+    qtbot.waitUntil(lambda: panel.frames.result.nest.dataflow == "mapping" and not panel.mapping_jobs.is_busy(),
+                    timeout=10_000)
+    assert panel.frames.n_frames == 12 and [l.dim for l in panel.frames.result.nest.loops] == ["r", "y", "y"]
+    panel.player.go_to_end()
+    memory = evaluate(tab.mapping, layer, tab.hierarchy).counts["memory"]
+    c = panel.current_state.counters
+    assert (c["input"]["reads"], c["weight"]["reads"]) == (memory["input"].reads, memory["weight"].reads)
+    assert (c["output"]["reads"], c["output"]["writes"]) == (memory["output"].psum_reads, memory["output"].writes)
+    assert panel.current_state.macs == layer.macs
