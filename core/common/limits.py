@@ -65,6 +65,8 @@ SOLVER_WORK = Limit("solver_work", 2_000_000, "candidates", "configurations the 
                                                            "may try")
 SIMULATION_BYTES = Limit("simulation_bytes", 2 * GiB, "bytes", "memory a dataflow simulation "
                                                                "or trace may allocate")
+MAPPING_SIMULATION_STEPS = Limit("mapping_simulation_steps", 2_000_000, "MAC steps",
+                                 "MACs the step-by-step mapping simulation (the oracle) walks")
 SCHEDULE_OPERATIONS = Limit("schedule_operations", 20_000_000, "operations", "operations "
                              "an event-level pipeline schedule may hold (~30 bytes each)")
 TRAINING_BYTES = Limit("training_bytes", 8 * GiB, "bytes", "memory a model built for "
@@ -75,4 +77,4 @@ LAYOUT_NODES = Limit("layout_nodes", 800, "nodes", "largest design the Sugiyama 
                                                    "layered layout")
 
 ALL = (FILE_BYTES, CHECKPOINT_BYTES, JSON_DEPTH, NODES, DIMENSION, COUNT_WORK, SOLVER_WORK,
-       SIMULATION_BYTES, SCHEDULE_OPERATIONS, TRAINING_BYTES, LAYOUT_NODES)
+       SIMULATION_BYTES, MAPPING_SIMULATION_STEPS, SCHEDULE_OPERATIONS, TRAINING_BYTES, LAYOUT_NODES)
