@@ -4,6 +4,8 @@ undo restores the mapping exactly."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
@@ -59,23 +61,30 @@ class MappingDocument(QObject):
         names = [level.name for level in self.mapping.levels]
         where = (f"to {names[dst_level]}" if dst_level != src_level
                  else f"within {names[src_level]}")
-        self.replace(new, f"Move loop {loop.dim} {where}")
+        self.replace(_edited(new), f"Move loop {loop.dim} {where}")
 
     def set_factor(self, level: int, index: int, factor: int) -> None:
         loop = self.mapping.levels[level].loops[index]
         if loop.factor == factor:
             return
         new = set_factor(self.mapping, level, index, factor, self.extents)
-        self.replace(new, f"Factor of {loop.dim} at {self.mapping.levels[level].name}: {factor}")
+        self.replace(_edited(new), f"Factor of {loop.dim} at {self.mapping.levels[level].name}: {factor}")
 
     def set_spatial(self, level: int, index: int, spatial: str | None) -> None:
         loop = self.mapping.levels[level].loops[index]
         if loop.spatial == spatial:
             return
         new = set_spatial(self.mapping, level, index, spatial)
-        self.replace(new, f"Unroll {loop.dim} over {spatial or 'time'}")
+        self.replace(_edited(new), f"Unroll {loop.dim} over {spatial or 'time'}")
 
     def toggle_bypass(self, level: int, operand: str) -> None:
         name = self.mapping.levels[level].name
         verb = "Store" if operand in self.mapping.levels[level].bypass else "Bypass"
-        self.replace(toggle_bypass(self.mapping, level, operand), f"{verb} {operand} at {name}")
+        self.replace(_edited(toggle_bypass(self.mapping, level, operand)), f"{verb} {operand} at {name}")
+
+
+def _edited(mapping):
+    """The name says the mapping is no longer the textbook nest or search result it was."""
+    if not mapping.name or mapping.name.endswith("(edited)"):
+        return mapping
+    return replace(mapping, name=f"{mapping.name} (edited)")

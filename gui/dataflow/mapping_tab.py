@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
@@ -89,6 +90,24 @@ def counts_table(cost, title: str = "") -> Table:
                 c = per_op[op]
                 table.rows.append([level, op] + [int(getattr(c, key, 0)) for key, _l in COUNT_KEYS])
     return table
+
+
+@lru_cache(maxsize=1)
+def _count_axis_class():  # pyqtgraph is imported when the tab is built, not at start-up
+    import pyqtgraph as pg
+
+    class CountAxis(pg.AxisItem):
+        """Ticks as whole numbers with thousands separators (not 8.5e+06)."""
+
+        def tickStrings(self, values, scale, spacing):
+            if spacing < 1:
+                return super().tickStrings(values, scale, spacing)
+            return [f"{v * scale:,.0f}" for v in values]
+    return CountAxis
+
+
+def CountAxisItem(orientation: str):  # noqa: N802 - builds a Qt item
+    return _count_axis_class()(orientation)
 
 
 def assumptions_html() -> str:
@@ -217,7 +236,7 @@ class MappingTab(QWidget):
         self.stop_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setToolTip("Mappings evaluated so far")
-        self.progress.setFormat("%v evaluated")
+        self.progress.setFormat("0 evaluated")
         self.progress.setMinimumWidth(120)
         self.progress.setValue(0)
         for widget in (self.within_box, self.objective_box, self.find_button):
@@ -319,7 +338,9 @@ class MappingTab(QWidget):
         row.addStretch(1)
         row.addWidget(export)
         counts_layout.addLayout(row)
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(axisItems={"left": CountAxisItem("left"),
+                                             "bottom": CountAxisItem("bottom")})
+        self.plot.getViewBox().setDefaultPadding(0.08)
         self.plot.setLabel("bottom", "cycles")
         self.plot.setLabel("left", "energy (MAC units)")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
@@ -597,13 +618,16 @@ class MappingTab(QWidget):
         total = getattr(event, "total", None)
         if total:
             self.progress.setRange(0, int(total))
-        self.progress.setValue(int(getattr(event, "evaluated", 0)))
+        evaluated = int(getattr(event, "evaluated", 0))
+        self.progress.setValue(min(evaluated, self.progress.maximum()) if self.progress.maximum() else 0)
+        self.progress.setFormat(f"{evaluated:,} evaluated" + (f" of {total:,}" if total else ""))
 
     def _search_done(self, result) -> None:
         if getattr(self, "_search_for", None) != (self.layer, self.hierarchy):
             return  # the layer changed while it ran
         self.progress.setRange(0, max(1, int(result.evaluated)))
         self.progress.setValue(int(result.evaluated))
+        self.progress.setFormat(f"{result.evaluated:,} evaluated")
         self.result = result
         self.pareto_points = list(result.pareto)
         self._draw_pareto()
@@ -654,6 +678,8 @@ class MappingTab(QWidget):
 
     def load_pareto_point(self, i: int) -> None:
         mapping, cost = self.pareto_points[i]
+        if not mapping.name:
+            mapping = replace(mapping, name=f"Pareto point {i + 1}")
         self.load_mapping(mapping, f"Pareto point {i + 1}")
         self._say(f"Loaded Pareto point {i + 1}: {cost.cycles:,} cycles, energy {cost.energy.total:,.0f}")
         self.animate_box.setChecked(True)

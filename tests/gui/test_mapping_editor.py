@@ -96,6 +96,7 @@ def test_dragging_a_loop_to_another_level_and_undo_restores_it_exactly(tab, qtbo
     buffer_box = tab.editor.boxes[1]
     drag(qtbot, row, buffer_box, QPoint(buffer_box.width() // 2, buffer_box.height() - 6))
     moved = tab.mapping
+    assert moved.name == f"{before.name} (edited)"  # no longer the textbook nest it was
     assert loop not in moved.levels[0].loops or moved.levels[0].loops.count(loop) < before.levels[0].loops.count(loop)
     assert moved.levels[1].loops[-1] == loop
     assert tab.shown_counts() == expected_counts(tab)
