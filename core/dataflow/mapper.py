@@ -22,7 +22,7 @@ from core.dataflow.dataflows import check_dataflow
 from core.dataflow.hierarchy import BUFFER, REGISTERS, Hierarchy
 from core.dataflow.layer import OPERANDS, ConvLayer
 from core.dataflow.mapping import LOOP_DIMS, RELEVANT, MapLevel, MapLoop, Mapping, dim_extents
-from core.dataflow.mapping_eval import MappingCost, evaluate
+from core.dataflow.mapping_eval import MappingCost, evaluate, is_valid
 from core.dataflow.mapping_tiles import largest_tile
 
 OBJECTIVES = ("accesses", "energy", "cycles")
@@ -402,6 +402,8 @@ def search_steps(layer: ConvLayer, hierarchy: Hierarchy, dataflow: str | None = 
     state = _State(objective, dataflow, layer, hierarchy, stop)
     total = size if exhaustive else None
     walk = _exhaustive(space, state) if exhaustive else _pruned(space, state)
+    if _tick(state):
+        walk = iter(())
     for _ in walk:
         if state.stopped:
             break
@@ -453,7 +455,6 @@ def _exhaustive(space: _Space, state: _State) -> Iterator[None]:
 
 
 def _pruned(space: _Space, state: _State) -> Iterator[None]:
-    seeds = []
     spatials = spatial_choices(space, exhaustive=False)
     if state.dataflow is not None:  # keep unrollings the dataflow allows (rs constrains them)
         spatials = [s for s in spatials if _spatial_allowed(space, s, state.dataflow)]
@@ -472,7 +473,7 @@ def _pruned(space: _Space, state: _State) -> Iterator[None]:
                     break
             if state.evaluated >= EVALUATION_BUDGET:
                 break
-    seeds.extend(_textbook_seed(space, state))
+    _textbook_seed(space, state)
     yield from _refine(space, state)
 
 
@@ -485,19 +486,17 @@ def _spatial_allowed(space: _Space, spatial, dataflow: str) -> bool:
     return dataflow_allows(dataflow, probe)
 
 
-def _textbook_seed(space: _Space, state: _State) -> list:
+def _textbook_seed(space: _Space, state: _State) -> None:
     """Offer the dataflow's textbook mapping too (so the best is never worse than it)."""
     if state.dataflow is None:
         return []
-    from core.dataflow.mapping_eval import validate
     from core.dataflow.textbook import textbook_mapping
     try:
         mapping = textbook_mapping(state.dataflow, space.layer, space.hierarchy)
     except InputError:
-        return []
-    if not validate(mapping, space.layer, space.hierarchy):
+        return
+    if is_valid(mapping, space.layer, space.hierarchy):
         state.offer(mapping)
-    return []
 
 
 def _refine(space: _Space, state: _State) -> Iterator[None]:
@@ -511,8 +510,7 @@ def _refine(space: _Space, state: _State) -> Iterator[None]:
             if key in state.seen:
                 continue
             state.seen.add(key)
-            from core.dataflow.mapping_eval import validate
-            if validate(neighbour, space.layer, space.hierarchy):
+            if not is_valid(neighbour, space.layer, space.hierarchy):
                 continue
             state.offer(neighbour)
             if _tick(state):
