@@ -232,5 +232,36 @@ def zigzag_counts_as_ours(element_accesses: dict, level_names: tuple[str, ...]) 
 
 
 ZIGZAG_DIFFERENCES = (
-    "placeholder",
+    "Same hardware: ZigZag gets our hierarchy as an accelerator — DRAM, one global buffer per operand with "
+    "our capacities (8-bit elements, so sizes are capacity × 8 bits), optional per-PE registers, the PE "
+    "array rows × cols — and our per-access costs; its counts are read as exact element moves (amount "
+    "per period × periods × units from its data-movement records), not its port-width word counts.",
+    "Energy convention: ZigZag charges every transfer at both ends (a read of the upper level and a write "
+    "into the lower one); we charge a fill as a read of the level above only, a write-back as a write of "
+    "the level above. Its own energy totals are therefore not comparable; the benchmark prices ZigZag's "
+    "chosen mapping with our evaluate() instead.",
+    "MAC-side reads: ZigZag does not count a read of the innermost level when consecutive MACs use the "
+    "same element (the value stays at the port); we assume the MACs keep nothing, so every MAC reads its "
+    "input and weight and reads/writes its partial sum at the innermost level holding them (minus "
+    "multicast). Hence ZigZag's buffer reads and output updates are much lower than ours for the same loops.",
+    "Spatial fan-out: ZigZag limits unrolling by the bandwidth of the memories feeding the array (we give "
+    "the buffers ports 1 to PEs elements wide, with costs scaled so one element costs the same) and charges "
+    "no energy for multicast or spatial reduction; we charge one inter-PE transfer per extra PE served "
+    "and per partial sum added on the way up.",
+    "Uneven mappings: ZigZag may use loop counts that do not divide a dimension (56 = 5 × 11.2); a mapping "
+    "of ours needs whole divisors, so translating its choice rounds each factor to the largest divisor "
+    "within it (the outermost loop of a dimension takes the rest), which can cost energy our search "
+    "would not pay.",
+    "Per-operand memories: ZigZag cuts one loop order at a different depth for each operand (each has its "
+    "own buffer); our levels have one boundary for all operands. The translation tries every boundary "
+    "between the operands' cuts (and each way to put the unrolled loops on PE rows/cols) and keeps the "
+    "valid one our model prices lowest.",
+    "Halos and padding: both count an input tile as the rows and columns its windows touch; ZigZag clips "
+    "a tile only to the whole (unpadded) input, we also drop padded rows at every border tile, so our "
+    "input fills are slightly lower (about 1% on a 56×56 layer with padding 1).",
+    "Search spaces: ZigZag (LOMA) permutes the prime factors of every dimension (up to lpf_limit = 6 "
+    "loops), allocates them to memories bottom-up (each operand's lowest memory filled first) and tries "
+    "up to three spatial unrollings chosen by utilisation; ours enumerates divisor factorisations, "
+    "orders of relevance groups and many unrollings (SEARCH_ASSUMPTIONS). Cycles: ZigZag models port "
+    "bandwidth stalls and loading; we count temporal iterations (optionally bound by memory bandwidth).",
 )
