@@ -162,20 +162,31 @@ def mapping_from_zigzag(report: dict, layer: ConvLayer, hierarchy) -> tuple[Mapp
               for op, z in OPERAND_TO_ZIGZAG.items()}
     ranges = [range(min(d[k] for d in depths.values()), max(d[k] for d in depths.values()) + 1)
               for k in range(inner_levels)]
-    best, best_energy, tried = None, None, 0
-    for cuts in itertools.product(*ranges):
-        if list(cuts) != sorted(cuts):
-            continue
-        for placed in _axis_assignments(spatial, hierarchy.pe.rows, hierarchy.pe.cols):
-            mapping = _levels_from_cuts(hierarchy.level_names, exact, extra, cuts, placed)
-            tried += 1
-            if not is_valid(mapping, layer, hierarchy):
+    best, best_energy, tried, demoted = None, None, 0, []
+    while True:
+        for cuts in itertools.product(*ranges):
+            if list(cuts) != sorted(cuts):
                 continue
-            energy = evaluate(mapping, layer, hierarchy, checked=False).energy.total
-            if best is None or energy < best_energy:
-                best, best_energy = mapping, energy
+            for placed in _axis_assignments(spatial, hierarchy.pe.rows, hierarchy.pe.cols):
+                mapping = _levels_from_cuts(hierarchy.level_names, exact, extra, cuts, placed)
+                tried += 1
+                if not is_valid(mapping, layer, hierarchy):
+                    continue
+                energy = evaluate(mapping, layer, hierarchy, checked=False).energy.total
+                if best is None or energy < best_energy:
+                    best, best_energy = mapping, energy
+        if best is not None or not spatial:
+            break
+        # No way to put these unrollings on our two axes (ZigZag can unroll several dims on one
+        # array dimension): run the smallest one in time, as the innermost loop, and try again.
+        smallest = min(spatial, key=lambda loop: loop[1])
+        spatial.remove(smallest)
+        exact.insert(0, smallest)
+        demoted.append(f"{smallest[0]} {smallest[1]}")
+        ranges = [range(r.start + 1, r.stop + 1) for r in ranges]
     note = (f"{tried} boundary/axis choices tried"
-            + (f"; factors rounded to divisors for {', '.join(sorted(changed))}" if changed else ""))
+            + (f"; factors rounded to divisors for {', '.join(sorted(changed))}" if changed else "")
+            + (f"; unrolled loops run in time instead: {', '.join(demoted)}" if demoted else ""))
     return (best.with_name("ZigZag's mapping") if best else None), note
 
 
