@@ -66,6 +66,9 @@ def _register_dataflow(subparsers) -> None:
     p.add_argument("--dataflows", default=",".join(NETWORK_DATAFLOWS), metavar="LIST",
                    help="with MODEL: dataflows to tabulate, comma-separated, 'any' = unconstrained "
                         "(default %(default)s)")
+    p.add_argument("--memory-bandwidth", type=int, default=None, metavar="B",
+                   help="memory elements per cycle for mappings (default: not modelled; then cycles = "
+                        "the temporal iterations)")
     p.add_argument("--registers", default=None, metavar="I,W,O",
                    help="per-PE register capacities in elements for input, weight, output "
                         "(default: no register level)")
@@ -173,7 +176,7 @@ def hierarchy_from_args(args: argparse.Namespace) -> Hierarchy:
     """The mapping hierarchy of the command line: the buffers, the PE array, optional registers, costs."""
     return Hierarchy(Buffers(args.input_buffer, args.weight_buffer, args.output_buffer),
                      PEArray(args.pe_rows, args.pe_cols), parse_registers(getattr(args, "registers", None)),
-                     parse_costs(args.costs) or EnergyCosts())
+                     parse_costs(args.costs) or EnergyCosts(), getattr(args, "memory_bandwidth", None))
 
 
 def format_dataflow_table(result: DataflowResult) -> str:

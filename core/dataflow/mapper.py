@@ -22,7 +22,7 @@ from core.dataflow.dataflows import check_dataflow
 from core.dataflow.hierarchy import BUFFER, REGISTERS, Hierarchy
 from core.dataflow.layer import OPERANDS, ConvLayer
 from core.dataflow.mapping import LOOP_DIMS, RELEVANT, MapLevel, MapLoop, Mapping, dim_extents
-from core.dataflow.mapping_eval import MappingCost, evaluate
+from core.dataflow.mapping_eval import MappingCost, evaluate, is_valid
 from core.dataflow.mapping_tiles import largest_tile
 
 OBJECTIVES = ("accesses", "energy", "cycles")
@@ -296,15 +296,24 @@ def space_size(layer: ConvLayer, hierarchy: Hierarchy) -> int:
 
 
 @lru_cache(maxsize=256)
-def _space_size(layer: ConvLayer, levels: tuple[str, ...], rows: int, cols: int) -> int:
+def _space_size(layer: ConvLayer, levels: tuple[str, ...], rows: int, cols: int, limit: int | None = None) -> int | None:
+    """The size, or None as soon as it exceeds ``limit`` (a quick "is it small?")."""
     from core.dataflow.layer import Buffers, PEArray
     hierarchy = Hierarchy(Buffers(1, 1, 1), PEArray(rows, cols), Buffers(1, 1, 1) if REGISTERS in levels else None)
     space = _make_space(layer, hierarchy)
+    bypasses = len(_bypass_choices(space))
     total = 0
     for spatial in spatial_choices(space, exhaustive=True):
         remaining = tuple(space.extents[d] // _spatial_extent(spatial, d) for d in LOOP_DIMS)
         total += _ordered_count(remaining, len(space.levels))
-    return total * len(_bypass_choices(space))
+        if limit is not None and total * bypasses > limit:
+            return None
+    return total * bypasses
+
+
+def _small_space(layer: ConvLayer, hierarchy: Hierarchy) -> bool:
+    levels, pe = hierarchy.level_names, hierarchy.pe
+    return _space_size(layer, levels, pe.rows, pe.cols, EXHAUSTIVE_LIMIT) is not None
 
 
 @lru_cache(maxsize=4096)
@@ -396,12 +405,13 @@ def search_steps(layer: ConvLayer, hierarchy: Hierarchy, dataflow: str | None = 
         check_dataflow(dataflow)
     start = time.perf_counter()
     space = _make_space(layer, hierarchy)
-    size = space_size(layer, hierarchy)
     if exhaustive is None:
-        exhaustive = size <= EXHAUSTIVE_LIMIT
+        exhaustive = _small_space(layer, hierarchy)
     state = _State(objective, dataflow, layer, hierarchy, stop)
-    total = size if exhaustive else None
+    total = space_size(layer, hierarchy) if exhaustive else None
     walk = _exhaustive(space, state) if exhaustive else _pruned(space, state)
+    if _tick(state):
+        walk = iter(())
     for _ in walk:
         if state.stopped:
             break
@@ -412,6 +422,7 @@ def search_steps(layer: ConvLayer, hierarchy: Hierarchy, dataflow: str | None = 
     best, cost = state.best
     label = f"best ({objective}{', ' + dataflow if dataflow else ''})"
     pareto = tuple(sorted(state.pareto, key=lambda mc: (mc[1].cycles, mc[1].energy.total)))
+    size = total if total is not None else (None if state.stopped else space_size(layer, hierarchy))
     yield SearchResult(best.with_name(label), cost, pareto, state.evaluated, size, objective,
                        time.perf_counter() - start, exhaustive, state.stopped, dataflow)
 
@@ -453,15 +464,19 @@ def _exhaustive(space: _Space, state: _State) -> Iterator[None]:
 
 
 def _pruned(space: _Space, state: _State) -> Iterator[None]:
-    seeds = []
     spatials = spatial_choices(space, exhaustive=False)
     if state.dataflow is not None:  # keep unrollings the dataflow allows (rs constrains them)
         spatials = [s for s in spatials if _spatial_allowed(space, s, state.dataflow)]
     for bypass in _bypass_choices(space):
         for spatial in spatials[:SPATIAL_CANDIDATES]:
-            maximal = [s for s in factorisations(space, spatial, bypass)
-                       if _is_maximal(space, spatial, s, bypass)]
-            yield
+            maximal = []
+            for k, split in enumerate(factorisations(space, spatial, bypass)):
+                if _is_maximal(space, spatial, split, bypass):
+                    maximal.append(split)
+                if k % 64 == 63:  # enumerating can take a while: stay stoppable and report
+                    if _tick(state):
+                        return
+                    yield
             for split in maximal:
                 for orders in _orders(space, split, exhaustive=False):
                     state.offer(build_mapping(space, spatial, split, orders, bypass))
@@ -472,7 +487,7 @@ def _pruned(space: _Space, state: _State) -> Iterator[None]:
                     break
             if state.evaluated >= EVALUATION_BUDGET:
                 break
-    seeds.extend(_textbook_seed(space, state))
+    _textbook_seed(space, state)
     yield from _refine(space, state)
 
 
@@ -485,19 +500,17 @@ def _spatial_allowed(space: _Space, spatial, dataflow: str) -> bool:
     return dataflow_allows(dataflow, probe)
 
 
-def _textbook_seed(space: _Space, state: _State) -> list:
+def _textbook_seed(space: _Space, state: _State) -> None:
     """Offer the dataflow's textbook mapping too (so the best is never worse than it)."""
     if state.dataflow is None:
         return []
-    from core.dataflow.mapping_eval import validate
     from core.dataflow.textbook import textbook_mapping
     try:
         mapping = textbook_mapping(state.dataflow, space.layer, space.hierarchy)
     except InputError:
-        return []
-    if not validate(mapping, space.layer, space.hierarchy):
+        return
+    if is_valid(mapping, space.layer, space.hierarchy):
         state.offer(mapping)
-    return []
 
 
 def _refine(space: _Space, state: _State) -> Iterator[None]:
@@ -511,8 +524,7 @@ def _refine(space: _Space, state: _State) -> Iterator[None]:
             if key in state.seen:
                 continue
             state.seen.add(key)
-            from core.dataflow.mapping_eval import validate
-            if validate(neighbour, space.layer, space.hierarchy):
+            if not is_valid(neighbour, space.layer, space.hierarchy):
                 continue
             state.offer(neighbour)
             if _tick(state):
