@@ -11,6 +11,9 @@ from core.dataflow.energy import LEVEL_NAMES, EnergyCosts
 from core.dataflow.layer import OPERANDS, Buffers, ConvLayer, PEArray
 from core.dataflow.systolic import (SYSTOLIC_DATAFLOWS, SystolicLayer, SystolicResult,
                                     simulate_systolic)
+from core.dataflow.hierarchy import Hierarchy
+from core.dataflow.mapper import OBJECTIVES
+from core.dataflow.network import NETWORK_DATAFLOWS
 from core.common.errors import InputError
 
 DEFAULT_BUFFERS = (1024, 1024, 256)  # elements: input, weight, output
@@ -22,36 +25,65 @@ def register(subparsers) -> None:
     _register_systolic(subparsers)
 
 
-def _layer_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--height", type=int, required=True, help="input height H")
-    parser.add_argument("--width", type=int, required=True, help="input width W")
-    parser.add_argument("--channels", type=int, required=True, help="input channels C")
-    parser.add_argument("--kernel", type=int, required=True, help="kernel size K (K×K)")
-    parser.add_argument("--filters", type=int, required=True, help="number of filters F")
+def _layer_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--height", type=int, required=required, help="input height H")
+    parser.add_argument("--width", type=int, required=required, help="input width W")
+    parser.add_argument("--channels", type=int, required=required, help="input channels C")
+    parser.add_argument("--kernel", type=int, required=required, help="kernel size K (K×K)")
+    parser.add_argument("--filters", type=int, required=required, help="number of filters F")
     parser.add_argument("--stride", type=int, default=1, help="stride S (default 1)")
 
 
 def _register_dataflow(subparsers) -> None:
     p = subparsers.add_parser(
         "dataflow",
-        help="buffer reads/writes and energy of a ws/is/os/rs dataflow for one conv layer",
+        help="buffer reads/writes and energy of a ws/is/os/rs dataflow for one conv layer; "
+             "mappings, the mapper, and whole networks",
         description="Counts memory↔buffer traffic per operand for one convolution layer under a dataflow "
-                    "(its loop nest is printed) and estimates energy with Eyeriss's normalised costs.",
+                    "(its loop nest is printed) and estimates energy with Eyeriss's normalised costs. "
+                    "--mapping evaluates a mapping (JSON), --search runs the mapper, --textbook shows "
+                    "the dataflow's fixed nest as a mapping; with MODEL (a preset, a design .json or "
+                    "torchvision:NAME) the mapper maps every conv and linear layer of the network.",
     )
-    _layer_args(p)
+    p.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                   help="map a whole network: a preset (e.g. resnet18), a design .json, file.py:factory "
+                        "or torchvision:NAME (then the layer options are not used)")
+    _layer_args(p, required=False)
     p.add_argument("--padding", type=int, default=0, help="zero padding P (default 0)")
-    p.add_argument("--dataflow", choices=DATAFLOWS, required=True)
+    p.add_argument("--dataflow", choices=DATAFLOWS, default=None,
+                   help="the dataflow (required without --mapping/--search; with --search it constrains "
+                        "the space)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--mapping", metavar="FILE.json", default=None,
+                      help="evaluate this mapping (JSON: levels with loops and factors); an invalid one "
+                           "exits 2 with the overflow message")
+    mode.add_argument("--search", action="store_true",
+                      help="run the mapper: the best mapping (within --dataflow if given)")
+    mode.add_argument("--textbook", action="store_true",
+                      help="the dataflow's fixed nest (today's tiles) as a mapping, with per-level counts")
+    p.add_argument("--objective", choices=OBJECTIVES, default="energy",
+                   help="what --search and MODEL minimise (default energy)")
+    p.add_argument("--dataflows", default=",".join(NETWORK_DATAFLOWS), metavar="LIST",
+                   help="with MODEL: dataflows to tabulate, comma-separated, 'any' = unconstrained "
+                        "(default %(default)s)")
+    p.add_argument("--memory-bandwidth", type=int, default=None, metavar="B",
+                   help="memory elements per cycle for mappings (default: not modelled; then cycles = "
+                        "the temporal iterations)")
+    p.add_argument("--registers", default=None, metavar="I,W,O",
+                   help="per-PE register capacities in elements for input, weight, output "
+                        "(default: no register level)")
     p.add_argument("--input-buffer", type=int, default=DEFAULT_BUFFERS[0], help="input buffer capacity in elements")
     p.add_argument("--weight-buffer", type=int, default=DEFAULT_BUFFERS[1], help="weight buffer capacity in elements")
     p.add_argument("--output-buffer", type=int, default=DEFAULT_BUFFERS[2], help="output buffer capacity in elements")
     p.add_argument("--policy", choices=POLICIES, default="tile",
                    help="tile: every tile reloaded (hand count); lru: reuse whatever is still buffered")
-    p.add_argument("--pe-rows", type=int, default=12, help="PE array rows for rs (default 12)")
-    p.add_argument("--pe-cols", type=int, default=14, help="PE array columns for rs (default 14)")
+    p.add_argument("--pe-rows", type=int, default=12, help="PE array rows (rs and mappings; default 12)")
+    p.add_argument("--pe-cols", type=int, default=14, help="PE array columns (rs and mappings; default 14)")
     p.add_argument("--costs", default=None, metavar="RF,PE,BUF,DRAM,MAC",
                    help="energy per access of the register file, inter-PE link, buffer, DRAM and "
                         "per MAC (default 1,2,6,200,1: Eyeriss's normalised figures)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--format", choices=("table", "json", "csv", "md", "latex"), default="table",
+                   help="csv, md and latex: the whole-network table only")
     p.set_defaults(func=run_dataflow)
 
 
@@ -91,15 +123,60 @@ def parse_costs(text: str | None) -> EnergyCosts | None:
 
 
 def run_dataflow(args: argparse.Namespace) -> int:
-    layer = ConvLayer(args.height, args.width, args.channels, args.kernel, args.filters, args.stride, args.padding)
+    from core.cli import dataflow_mapping
+    if getattr(args, "model", None):
+        return dataflow_mapping.run_network(args, hierarchy_from_args(args))
+    layer = layer_from_args(args)
+    if getattr(args, "mapping", None) or getattr(args, "search", False) or getattr(args, "textbook", False):
+        return dataflow_mapping.run_mapping(args, layer, hierarchy_from_args(args))
+    if args.format not in ("table", "json"):
+        raise InputError(f"--format {args.format}: only table or json for one layer "
+                         f"(csv, md and latex are for a whole network)")
+    _require_dataflow(args)
     buffers = Buffers(args.input_buffer, args.weight_buffer, args.output_buffer)
     result = analyse(layer, args.dataflow, buffers, args.policy, PEArray(args.pe_rows, args.pe_cols),
                      parse_costs(args.costs))
     if args.format == "json":
-        print(json.dumps(result.as_dict(), indent=2))
+        data = result.as_dict()
+        data.update(dataflow_mapping.textbook_json(args.dataflow, layer, hierarchy_from_args(args)))
+        print(json.dumps(data, indent=2))
     else:
         print(format_dataflow_table(result))
     return 0
+
+
+def _require_dataflow(args: argparse.Namespace) -> str:
+    if args.dataflow is None:
+        raise InputError(f"--dataflow is required here (allowed: {', '.join(DATAFLOWS)}); "
+                         f"--mapping and --search work without it")
+    return args.dataflow
+
+
+def layer_from_args(args: argparse.Namespace) -> ConvLayer:
+    missing = [f"--{name}" for name in ("height", "width", "channels", "kernel", "filters")
+               if getattr(args, name) is None]
+    if missing:
+        raise InputError(f"{', '.join(missing)} required: give the layer's sizes, or a MODEL to map a "
+                         f"whole network")
+    return ConvLayer(args.height, args.width, args.channels, args.kernel, args.filters, args.stride, args.padding)
+
+
+def parse_registers(text: str | None) -> Buffers | None:
+    """'4,4,2' → per-PE register capacities (input, weight, output); None: no register level."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise InputError(f"--registers {text!r} is not allowed: give three whole numbers ≥ 1 for the input, "
+                         f"weight and output registers of one PE, e.g. 12,12,4")
+    return Buffers(*(int(p) for p in parts))
+
+
+def hierarchy_from_args(args: argparse.Namespace) -> Hierarchy:
+    """The mapping hierarchy of the command line: the buffers, the PE array, optional registers, costs."""
+    return Hierarchy(Buffers(args.input_buffer, args.weight_buffer, args.output_buffer),
+                     PEArray(args.pe_rows, args.pe_cols), parse_registers(getattr(args, "registers", None)),
+                     parse_costs(args.costs) or EnergyCosts(), getattr(args, "memory_bandwidth", None))
 
 
 def format_dataflow_table(result: DataflowResult) -> str:

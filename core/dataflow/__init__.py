@@ -2,7 +2,8 @@
 SCALE-Sim-compatible systolic model, and mappings (per-level loop orders, tile factors, spatial
 unrolling, bypass) with validation, closed-form counts, a step-by-step oracle and textbook nests.
 
-Imports only core.common (numpy, no torch).
+Imports only core.common (numpy, no torch); network_layers also reads core.graph designs.
+The mapper (mapper.search, network.map_network) is imported from its modules.
 
 Typical use::
 

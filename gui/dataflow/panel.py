@@ -33,6 +33,8 @@ from gui.widgets.player import PlayerWidget
 from gui.widgets.workspace_layout import lay_out_form_and_tabs
 from gui.dataflow.comparison import ComparisonWidget
 from gui.dataflow.frames import STATIONARY, TraceFrames
+from gui.dataflow.mapping_animation import compute_mapping_animation, hierarchy_of
+from gui.dataflow.mapping_tab import MappingTab
 from gui.dataflow.systolic import SystolicPanel
 from gui.dataflow.views import (ALLOC_COLOR, READ_COLOR, WRITE_COLOR, BufferWidget, CountersWidget, LoopNestView,
                     OperandGridWidget)
@@ -122,6 +124,9 @@ class DataflowPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.state: LabState | None = None
+        self.anim_frames: TraceFrames | None = None
+        self.anim_buffers: Buffers | None = None
+        self.dataflow_summary = ""
         self.current_state = None  # the FrameState drawn last
         self.fields: dict[str, QSpinBox] = {}
         self.errors: dict[str, QLabel] = {}
@@ -136,6 +141,14 @@ class DataflowPanel(QWidget):
         form = self._build_form()
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_animation(), "Animation")
+        self.mapping_tab = MappingTab()
+        self.mapping_tab.sig_message.connect(self.sig_message)
+        self.mapping_tab.sig_animate.connect(self.animate_mapping)
+        self.tabs.addTab(self.mapping_tab, "Mapping")
+        self.mapping_jobs = LatestJob(compute_mapping_animation, self)
+        self.mapping_jobs.sig_done.connect(self._show_mapping_animation)
+        self.mapping_jobs.sig_failed.connect(self._mapping_animation_failed)
+        self.animated_mapping = None  # the mapping the animation plays (None: the dataflow)
         self.comparison = ComparisonWidget()
         self.comparison.sig_message.connect(self.sig_message)
         self.tabs.addTab(self.comparison, "Comparison")
@@ -146,9 +159,11 @@ class DataflowPanel(QWidget):
         self.notes.setToolTip("What the counts assume, and which dataflow is best for these sizes")
         self.tabs.addTab(self.notes, "Assumptions")
         self.tabs.setTabToolTip(0, "The chosen dataflow step by step: loop nest, operands, buffers, counters")
-        self.tabs.setTabToolTip(1, "Every dataflow (and the systolic mode) on this layer: charts, table, export")
-        self.tabs.setTabToolTip(2, "SCALE-Sim-compatible systolic array: the PEs cycle by cycle, utilisation")
-        self.tabs.setTabToolTip(3, "The stated assumptions behind the chosen dataflow's counts")
+        self.tabs.setTabToolTip(1, "A mapping (loop order and tile factors per level) to edit by dragging "
+                                   "loops; its counts, energy and cycles; the mapper's best and Pareto front")
+        self.tabs.setTabToolTip(2, "Every dataflow (and the systolic mode) on this layer: charts, table, export")
+        self.tabs.setTabToolTip(3, "SCALE-Sim-compatible systolic array: the PEs cycle by cycle, utilisation")
+        self.tabs.setTabToolTip(4, "The stated assumptions behind the chosen dataflow's counts")
         lay_out_form_and_tabs(self, form, self.tabs, 250)
         self.recompute()
 
@@ -341,7 +356,8 @@ class DataflowPanel(QWidget):
     # -- public API ----------------------------------------------------------------------------
     @property
     def frames(self) -> TraceFrames | None:
-        return self.state.frames if self.state else None
+        """The frames the animation tab plays (the dataflow's, or the Mapping tab's mapping's)."""
+        return self.anim_frames
 
     @property
     def trace(self):
@@ -510,14 +526,33 @@ class DataflowPanel(QWidget):
     # -- showing a state --------------------------------------------------------------------------
     def _apply(self, state: LabState) -> None:
         self.state = state
-        frames = state.frames
         result = state.result
+        c = result.counts
+        ranked = state.ranking.ranked
+        best_text = (f"Best for these sizes: <b>{ranked[0].name}</b> ({ranked[0].counts.memory_total:,} "
+                     "memory accesses)" if ranked else "No dataflow fits these buffers")
+        self.dataflow_summary = (
+            f"{html.escape(state.layer.describe())}. <b>{result.name}</b>, {result.policy} policy: "
+            f"{c.memory_total:,} memory accesses, energy {result.energy.total:,.0f}. {best_text}.")
+        self.ranking_label.setToolTip(state.ranking.explanation())
+        self.notes.setHtml(self._notes_html(state))
+        self._show_animation(state.frames, state.buffers, STATIONARY[result.dataflow], self.dataflow_summary)
+        self.comparison.set_data(state.ranking, None, title=f"Dataflows on {state.layer.describe()}",
+                                 costs=state.settings.energy_costs())
+        self.systolic.set_layer(state.layer)  # emits sig_changed → the comparison gets its group
+        # The Mapping tab follows the layer; when it animates, its mapping replaces the nest above.
+        self.mapping_tab.set_problem(state.layer, hierarchy_of(state))
+        self.sig_state_changed.emit()
+
+    def _show_animation(self, frames: TraceFrames, buffers: Buffers, stationary: str, summary: str) -> None:
+        """Load a trace's frames into the animation tab's views (the dataflow's or a mapping's)."""
+        self.anim_frames, self.anim_buffers = frames, buffers
+        result = frames.result
         coarse = not frames.element_level
-        loops = result.nest.loops
-        self.nest_view.set_nest(result.nest, state.trace.level)
+        self.nest_view.set_nest(result.nest, frames.trace.level)
         self.coarse_note.setVisible(coarse)
         if coarse:
-            resolved = ", ".join(l.dim for l in loops[: state.trace.level]) or "none"
+            resolved = ", ".join(l.dim for l in result.nest.loops[: frames.trace.level]) or "none"
             self.coarse_note.setText(
                 f"Big layer: the trace is coarsened to loop tiles ({frames.n_frames:,} steps over the loops "
                 f"{resolved}); each step moves whole tiles, the grids outline the tile each operand works on, "
@@ -529,24 +564,40 @@ class DataflowPanel(QWidget):
                        "allocs": int(frames.cum[-1, OPERANDS.index(op), 2]), "buffer": c.buffer[op]}
                   for op in OPERANDS}
         self.counters.set_totals(totals, c.macs, result.energy.total)
-        ranked = state.ranking.ranked
-        best_text = (f"Best for these sizes: <b>{ranked[0].name}</b> ({ranked[0].counts.memory_total:,} "
-                     "memory accesses)" if ranked else "No dataflow fits these buffers")
-        self.ranking_label.setText(
-            f"{html.escape(state.layer.describe())}. <b>{result.name}</b>, {result.policy} policy: "
-            f"{c.memory_total:,} memory accesses, energy {result.energy.total:,.0f}. {best_text}.")
-        self.ranking_label.setToolTip(state.ranking.explanation())
-        self.notes.setHtml(self._notes_html(state))
-        stationary = STATIONARY[result.dataflow]
+        self.ranking_label.setText(summary)
         self.reload_box.blockSignals(True)
         self.reload_box.setCurrentIndex(OPERANDS.index(stationary))
         self.reload_box.blockSignals(False)
         self.player.set_markers(frames.reload_frames(stationary).tolist())
         self.player.set_frame_count(frames.n_frames, 0)
-        self.comparison.set_data(state.ranking, None, title=f"Dataflows on {state.layer.describe()}",
-                                 costs=state.settings.energy_costs())
-        self.systolic.set_layer(state.layer)  # emits sig_changed → the comparison gets its group
-        self.sig_state_changed.emit()
+
+    # -- a mapping in the animation --------------------------------------------------------------
+    def animate_mapping(self, mapping) -> None:
+        """Play ``mapping`` (from the Mapping tab) in the animation tab; None: the dataflow again."""
+        self.animated_mapping = mapping
+        tab = self.mapping_tab
+        if mapping is None or tab.layer is None:
+            if self.state is not None and self.anim_frames is not self.state.frames:
+                self._show_animation(self.state.frames, self.state.buffers,
+                                     STATIONARY[self.state.result.dataflow], self.dataflow_summary)
+            return
+        self.mapping_jobs.request(mapping, tab.layer, tab.hierarchy)
+
+    def _show_mapping_animation(self, animation) -> None:
+        if self.animated_mapping is None or animation.mapping != self.animated_mapping:
+            return  # the user turned it off, or edited again meanwhile
+        cost = animation.cost
+        summary = (f"{html.escape(animation.layer.describe())}. Mapping <b>"
+                   f"{html.escape(animation.mapping.name or 'edited')}</b> (from the Mapping tab): "
+                   f"{cost.memory_accesses:,} memory accesses, energy {cost.energy.total:,.0f}, "
+                   f"{cost.cycles:,} cycles. The animation shows its memory ↔ buffer traffic.")
+        self._show_animation(animation.frames, animation.buffers, animation.stationary, summary)
+
+    def _mapping_animation_failed(self, message: str) -> None:
+        self.mapping_tab.show_animation_problem(message)
+        if self.state is not None and self.anim_frames is not self.state.frames:
+            self._show_animation(self.state.frames, self.state.buffers,
+                                 STATIONARY[self.state.result.dataflow], self.dataflow_summary)
 
     def _notes_html(self, state: LabState) -> str:
         result = state.result
@@ -585,7 +636,7 @@ class DataflowPanel(QWidget):
         self.current_state = state
         self.nest_view.show_state(state.loop_index, state.active_lines)
         self.counters.show_state(state, frames.n_frames)
-        buffers = self.state.buffers
+        buffers = self.anim_buffers
         for op in OPERANDS:
             self.grids[op].show_state(state.heat[op], state.accesses[op], state.buffers[op])
             self.buffer_views[op].show_state(buffers.capacity(op), state.buffers[op], state.accesses[op],
@@ -617,7 +668,9 @@ class DataflowPanel(QWidget):
         """Stop playing and wait for a running computation (call when the window closes)."""
         self.player.pause()
         self.systolic.player.pause()
+        self.mapping_tab.shutdown()
         self.wait_idle(timeout_ms)
+        self.mapping_jobs.wait_idle(timeout_ms)
 
 
 class _Problems(Exception):

@@ -20,7 +20,7 @@ FORBIDDEN = ("PySide6", "pyqtgraph", "gui", "shiboken6")
 CORE_ALLOWED = {
     "common": set(),
     "graph": {"common"},
-    "dataflow": {"common"},
+    "dataflow": {"common", "graph"},
     "pipeline": {"common"},
     "torchbridge": {"common", "graph"},
     "training": {"common", "graph", "torchbridge"},

@@ -62,6 +62,32 @@ def test_each_workspace_fits_1280x720(small_window, qtbot, name):
     assert not holder.horizontalScrollBar().isVisible()
 
 
+def test_every_dataflow_tab_fits_1280x720(small_window, qtbot):
+    """The Dataflow workspace's sub-tabs, the Mapping tab's editor included: nothing forces
+    a scroll bar or clips a loop row."""
+    win = small_window
+    win.show_workspace(WORKSPACES.index("Dataflow"))
+    panel = win.current_page()
+    qtbot.waitUntil(lambda: panel.frames is not None, timeout=10_000)
+    holder = win.workspaces.currentWidget()
+    for index in range(panel.tabs.count()):
+        panel.tabs.setCurrentIndex(index)
+        settle(qtbot)
+        need, view = panel.minimumSizeHint(), holder.viewport().size()
+        assert need.width() <= view.width() and need.height() <= view.height(), \
+            (panel.tabs.tabText(index), need.toTuple(), view.toTuple())
+        assert not holder.horizontalScrollBar().isVisible()
+        assert (win.width(), win.height()) == SMALL
+    panel.tabs.setCurrentWidget(panel.mapping_tab)
+    settle(qtbot)
+    editor = panel.mapping_tab.editor
+    rows = [row for box in editor.boxes for row in box.rows]
+    assert rows
+    for row in rows:
+        assert row.width() >= row.minimumSizeHint().width(), (row.loop, row.width())
+    assert not editor.horizontalScrollBar().isVisible()
+
+
 def test_docks_stay_readable_after_visiting_every_workspace(small_window, qtbot):
     win = small_window
     for index in range(len(WORKSPACES)):

@@ -1,0 +1,73 @@
+"""How long does the mapper take for one ResNet-sized layer, and for all of ResNet-18?
+
+For every distinct convolution shape of ResNet-18 (and the classifier), times one unconstrained
+search (objective energy) and the four dataflow-constrained ones on the lab's default hierarchy
+(buffers 1024/1024/256 elements, 12×14 PEs), wall and CPU seconds (the machine is shared: CPU
+seconds are the steadier figure), with the mappings evaluated and the space size; expresses each
+search in units of one evaluate() of the same layer (the baseline, timed in this process).
+Then the whole network (map_network, "any" only and all five columns). Exit status 1 when the
+median unconstrained search of a layer takes more than 3 CPU seconds. Usage:
+
+    .venv/bin/python benchmarks/bench_mapper.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.dataflow.hierarchy import Hierarchy  # noqa: E402
+from core.dataflow.layer import Buffers, PEArray  # noqa: E402
+from core.dataflow.mapper import search  # noqa: E402
+from core.dataflow.mapping_eval import evaluate  # noqa: E402
+from core.dataflow.network import map_network  # noqa: E402
+from core.dataflow.network_layers import network_layers  # noqa: E402
+from core.graph.presets import load_preset  # noqa: E402
+
+HIERARCHY = Hierarchy(Buffers(1024, 1024, 256), PEArray(12, 14))
+
+
+def timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the unconstrained searches")
+    args = parser.parse_args()
+    layers = {}
+    for name, layer in network_layers(load_preset("resnet18")):
+        layers.setdefault(layer, name)
+    print(f"{'layer':20} {'dataflow':8} {'wall s':>7} {'CPU s':>6} {'evaluated':>9} {'space':>9} "
+          f"{'× evaluate()':>12} {'energy':>15}")
+    cpu_any = []
+    for layer, name in layers.items():
+        for dataflow in ([None] if args.quick else [None, "ws", "is", "os", "rs"]):
+            result, wall, cpu = timed(lambda: search(layer, HIERARCHY, dataflow, "energy"))
+            _, one_wall, _ = timed(lambda: [evaluate(result.best, layer, HIERARCHY) for _ in range(50)])
+            if dataflow is None:
+                cpu_any.append(cpu)
+            print(f"{name:20} {dataflow or 'any':8} {wall:7.2f} {cpu:6.2f} {result.evaluated:9,} "
+                  f"{result.space_size:9.1e} {wall / (one_wall / 50):12,.0f} {result.cost.energy.total:15,.0f}")
+    print(f"\nunconstrained search per distinct layer: median {statistics.median(cpu_any):.2f} CPU s, "
+          f"max {max(cpu_any):.2f} CPU s")
+    design = load_preset("resnet18")
+    table, wall, cpu = timed(lambda: map_network(design, HIERARCHY, "energy", ("any",)))
+    print(f"ResNet-18, unconstrained: {table.searches} searches for {len(table.rows)} layers in {wall:.1f} s wall, "
+          f"{cpu:.1f} s CPU; total energy {table.totals()['any']['energy']:,.0f}")
+    if not args.quick:
+        table, wall, cpu = timed(lambda: map_network(design, HIERARCHY, "energy"))
+        print(f"ResNet-18, ws/is/os/rs/any: {table.searches} searches in {wall:.1f} s wall, {cpu:.1f} s CPU; "
+              f"best dataflow in total: {table.best_dataflow()}")
+    return 1 if statistics.median(cpu_any) > 3 else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
