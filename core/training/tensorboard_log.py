@@ -64,3 +64,22 @@ class TensorBoardRecorder:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def write_scalars(logdir: str | Path, run_name: str, epochs: list[dict],
+                  batch_losses: list[float]) -> Path:
+    """A finished run's scalars (epoch dicts as EpochEvent.as_dict(), batch losses by
+    step) written at once under ``logdir/run_name``: what a sweep point sends back."""
+    recorder = TensorBoardRecorder(logdir, run_name)
+    recorder._open()
+    try:
+        for step, loss in enumerate(batch_losses, 1):
+            recorder._writer.add_scalar("batch/loss", loss, step)
+        for epoch in epochs:
+            for tag, key in (("loss/train", "train_loss"), ("loss/test", "test_loss"),
+                             ("accuracy/train", "train_acc"), ("accuracy/test", "test_acc")):
+                if epoch.get(key) is not None:
+                    recorder._writer.add_scalar(tag, epoch[key], epoch["epoch"])
+    finally:
+        recorder.close()
+    return recorder.folder
