@@ -268,8 +268,7 @@ class RayExecutor:
 
     def workers_for(self, tasks: int) -> int:
         import ray
-        if not ray.is_initialized():
-            return max(1, tasks)
+        self.connect()
         cpus = int(ray.cluster_resources().get("CPU", 1))
         return max(1, min(tasks, cpus // max(1, self.threads)))
 
