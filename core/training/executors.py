@@ -91,7 +91,7 @@ class InlineExecutor:
 
     def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False
             ) -> Iterator[Outcome | Retry]:
-        from core.training.sweeps import run_point
+        from core.training.sweep_points import run_point
         for task in tasks:
             if should_stop():
                 return
@@ -128,7 +128,7 @@ def _init_worker(threads: int, data) -> None:
 
 
 def _pool_point(task):
-    from core.training.sweeps import run_point
+    from core.training.sweep_points import run_point
     return os.getpid(), run_point(task, _WORKER_DATA)
 
 
@@ -141,7 +141,7 @@ class PoolExecutor:
 
     def __init__(self, workers: int | None = None, threads: int = 1,
                  retries: int = DEFAULT_RETRIES):
-        from core.training.sweeps import cores
+        from core.training.sweep_points import cores
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                     or not 1 <= workers <= 256):
             raise InputError(f"workers {workers!r} is not allowed: use a whole number from 1 "
@@ -243,7 +243,7 @@ def _ray_point(task, data):
     """The Ray task: one point on ``task.config.threads`` CPUs of a Ray worker."""
     import torch
     torch.set_num_threads(task.config.threads)
-    from core.training.sweeps import run_point
+    from core.training.sweep_points import run_point
     return run_point(task, unpack(data))
 
 
@@ -280,7 +280,7 @@ class RayExecutor:
             [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}}
         try:
             if self.cluster == "local":
-                from core.training.sweeps import cores
+                from core.training.sweep_points import cores
                 ray.init(num_cpus=cores(), include_dashboard=False, runtime_env=env,
                          log_to_driver=False, configure_logging=False)
                 self.started_here = True

@@ -23,7 +23,6 @@ import hashlib
 import itertools
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -31,6 +30,7 @@ from core.common.errors import InputError
 from core.graph.network import Network
 from core.training.experiments import (CONFIG_KINDS, _check_variant, network_facts,
                                        value_label, variant)
+from core.training.sweep_points import PointResult, PointTask, cores  # noqa: F401 (cores: re-exported)
 
 if TYPE_CHECKING:
     from core.training.data import MnistData
@@ -90,35 +90,6 @@ def point_label(settings: dict) -> str:
 # ---------------------------------------------------------------------------------------
 # Tasks: what one worker trains
 # ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PointTask:
-    """One (grid point, seed): everything a worker needs, picklable (the design as a dict).
-    ``index`` counts from 1 in grid order, repeats of a point next to each other."""
-
-    index: int
-    settings: dict
-    seed: int
-    repeat: int  # 1-based
-    label: str
-    design: dict
-    config: "TrainConfig"  # seed and threads set
-
-
-@dataclass
-class PointResult:
-    """What training one task gave (in the worker); plain data, picklable."""
-
-    status: str  # finished, converged, failed
-    message: str
-    epochs: list  # EpochEvent.as_dict() per epoch
-    batch_losses: list  # per step
-    train_seconds: float | None
-    images_per_sec: float | None
-    device: str = "cpu"
-    dataset: str = ""
-    threads: int = 1
-
-
 def make_tasks(network: Network, grid: Grid, config: "TrainConfig", repeats: int = 1,
                threads: int = 1) -> list[PointTask]:
     """Every task of the sweep, each variant shape-checked now (InputError naming the value
@@ -162,39 +133,6 @@ def _check_whole(name: str, value, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InputError(f"{name} {value!r} is not allowed: use a whole number from {low} to "
                          f"{high}")
-
-
-def run_point(task: PointTask, data: "MnistData",
-              should_stop: Callable[[], bool] = lambda: False) -> PointResult | None:
-    """Train one task (in whichever process runs it) and return plain results; None if
-    stopped. Deterministic for a given task and data: the weights and the batch order
-    come from the task's seed, and torch runs on exactly ``config.threads`` threads."""
-    from core.common.errors import MlsysError
-    from core.graph.io import network_from_dict
-    from core.training.trainer import (BatchEvent, EpochEvent, Failed, Finished, Started,
-                                       Stopped, train)
-    losses, epochs, result, device, threads = [], [], None, "cpu", task.config.threads
-    try:
-        network = network_from_dict(task.design)
-        for event in train(network, data, task.config, should_stop):
-            if isinstance(event, BatchEvent):
-                losses.append(event.loss)
-            elif isinstance(event, EpochEvent):
-                epochs.append(dict(event.as_dict(), images_per_sec=event.images_per_sec))
-            elif isinstance(event, Started):
-                device, threads = event.device, event.threads
-            elif isinstance(event, (Finished, Failed, Stopped)):
-                result = event.result
-    except MlsysError as exc:
-        return PointResult("failed", str(exc), epochs, losses, None, None, device,
-                           data.description, threads)
-    if result is None or result.status == "stopped":
-        return None
-    rates = [e["images_per_sec"] for e in epochs]
-    return PointResult(result.status, result.message if result.status == "failed" else "",
-                       epochs, losses, result.train_seconds,
-                       sum(rates) / len(rates) if rates else None, device, result.dataset,
-                       threads)
 
 
 # ---------------------------------------------------------------------------------------
@@ -499,11 +437,3 @@ def _facts(task: PointTask, cache: dict) -> dict:
         from core.graph.io import network_from_dict
         cache[task.label] = network_facts(network_from_dict(task.design))
     return cache[task.label]
-
-
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)

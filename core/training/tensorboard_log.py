@@ -83,3 +83,26 @@ def write_scalars(logdir: str | Path, run_name: str, epochs: list[dict],
     finally:
         recorder.close()
     return recorder.folder
+
+
+def write_profile_scalars(logdir: str | Path, run_name: str, result) -> Path:
+    """A profile (core.profiling ProfileResult, read by its attributes) as scalars whose
+    step is the batch size: median latency and its inter-quartile range in ms, per-item ms
+    and throughput in items/s; with a per-layer profile, each layer's ms at the layer
+    batch under layer_ms/."""
+    recorder = TensorBoardRecorder(logdir, run_name)
+    recorder._open()
+    try:
+        writer = recorder._writer
+        for batch in result.batches:
+            writer.add_scalar("profile/latency_ms", batch.latency_ms, batch.batch)
+            writer.add_scalar("profile/latency_iqr_ms", batch.latency_iqr_ms, batch.batch)
+            writer.add_scalar("profile/per_item_ms", batch.per_item_ms, batch.batch)
+            writer.add_scalar("profile/throughput_per_s", batch.throughput_per_s, batch.batch)
+        for layer in result.layers or []:
+            measured = getattr(layer, "measured_ms", None)
+            if measured is not None:
+                writer.add_scalar(f"layer_ms/{layer.name}", measured, result.layer_batch or 0)
+    finally:
+        recorder.close()
+    return recorder.folder

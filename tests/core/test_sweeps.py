@@ -18,6 +18,7 @@ from core.cli.parser import main
 from core.common.errors import InputError
 from core.graph.presets import load_preset
 from core.training import executors as executors_module
+from core.training import sweep_points
 from core.training import sweeps as sweeps_module
 from core.training.data import SAMPLE_DIR, MnistData, load_sample
 from core.training.executors import (InlineExecutor, Outcome, PoolExecutor, Retry,
@@ -176,7 +177,7 @@ def test_a_stop_ends_the_pool_and_its_workers():
 
 # -- failures and retries ------------------------------------------------------------------
 def test_a_failing_point_is_retried_then_reported_without_losing_the_others(monkeypatch):
-    real = sweeps_module.run_point
+    real = sweep_points.run_point
     calls = {}
 
     def flaky(task, data, should_stop=lambda: False):
@@ -187,7 +188,7 @@ def test_a_failing_point_is_retried_then_reported_without_losing_the_others(monk
             raise RuntimeError("transient")
         return real(task, data, should_stop)
 
-    monkeypatch.setattr(sweeps_module, "run_point", flaky)
+    monkeypatch.setattr(sweep_points, "run_point", flaky)
     events = sweep(InlineExecutor(retries=2))
     retries = [(e.index, e.attempt) for e in events if isinstance(e, PointRetry)]
     assert retries == [(2, 1), (2, 2), (3, 1)]
@@ -200,7 +201,7 @@ def test_a_failing_point_is_retried_then_reported_without_losing_the_others(monk
 
 
 def test_the_inline_executor_yields_outcomes_and_retries(monkeypatch):
-    monkeypatch.setattr(sweeps_module, "run_point",
+    monkeypatch.setattr(sweep_points, "run_point",
                         lambda task, data, should_stop=None: (_ for _ in ()).throw(
                             ValueError("bad")))
     tasks = make_tasks(load_preset("lenet5"), parse_grid(["lr=0.01"]), CONFIG)
@@ -305,3 +306,39 @@ def test_aggregate_skips_points_not_run_yet(inline_events):
     rows = inline_events[-1].rows[:1]
     (only,) = aggregate(rows, Grid(parse_grid(GRID4).dims), 1)
     assert only.settings == {"batch_size": 32, "lr": 0.001} and only.n == 1
+
+
+# -- TensorBoard ---------------------------------------------------------------------------
+def _scalars(folder, tag):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    logs = EventAccumulator(str(folder))
+    logs.Reload()
+    return [(s.step, s.value) for s in logs.Scalars(tag)]
+
+
+def test_cli_sweep_points_open_in_tensorboard(tmp_path, capsys):
+    """TensorBoard's own reader gives back each point's test accuracy and batch losses."""
+    pytest.importorskip("tensorboard")
+    assert main(["experiment", "lenet5", "--sweep", "lr=0.001,0.01", "--train-images", "200",
+                 "--executor", "inline", "--no-store", "--format", "json", "--tensorboard",
+                 str(tmp_path)]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    (sweep_folder,) = tmp_path.iterdir()
+    assert sweep_folder.name == f"sweep-{payload['sweep_id']}"
+    for row in payload["rows"]:
+        folder = sweep_folder / f"lr_{row['settings']['lr']:g}-seed{row['seed']}"
+        assert _scalars(folder, "accuracy/test") == [(1, pytest.approx(row["test_acc"]))]
+        assert len(_scalars(folder, "batch/loss")) == 2  # 200 images / 128 per batch
+
+
+def test_cli_profile_writes_tensorboard_scalars(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    assert main(["profile", "mlp", "--batches", "1,8", "--repeats", "3", "--budget", "0.05",
+                 "--no-store", "--format", "json", "--tensorboard", str(tmp_path)]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.startswith("mlp-profile-")
+    latency = _scalars(folder, "profile/latency_ms")
+    assert [step for step, _ in latency] == [1, 8]
+    assert [v for _, v in latency] == pytest.approx(
+        [b["latency_ms"] for b in payload["batches"]], rel=1e-6)
