@@ -17,11 +17,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QWidget)
+                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from core.common.errors import InputError
 from core.training.executors import DEFAULT_EXECUTOR, EXECUTORS
-from core.training.experiments import EXAMPLES, SWEEP_KINDS, Sweep, parse_values
+from core.training.experiments import EXAMPLES, SWEEP_KINDS, Sweep, parse_values, value_label
 from core.training.sweeps import MAX_REPEATS, Grid, aggregates_table, rows_table
 
 from gui.widgets.field import add_field_row
@@ -138,7 +139,8 @@ class ExperimentsView(QWidget):
         buttons.addWidget(self.export_button)
         form.addRow(buttons)
         form.addRow("Plot", self.metric)
-        form.addRow(self.status)
+        self.form = form
+        form.setRowVisible(self.cluster, False)  # only for Ray
         side = QWidget()
         side.setLayout(form)
         side.setMaximumWidth(300)
@@ -155,10 +157,14 @@ class ExperimentsView(QWidget):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([600, 400])
-        layout = QHBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(side)
+        row.addWidget(split, 1)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(side)
-        layout.addWidget(split, 1)
+        layout.setSpacing(2)
+        layout.addLayout(row, 1)
+        layout.addWidget(self.status)
         self.redraw()
 
     # -- input -------------------------------------------------------------------------
@@ -173,7 +179,9 @@ class ExperimentsView(QWidget):
 
     @Slot()
     def _on_executor_changed(self) -> None:
-        self.cluster.setEnabled(self.executor.currentData() == "ray")
+        ray = self.executor.currentData() == "ray"
+        self.cluster.setEnabled(ray)
+        self.form.setRowVisible(self.cluster, ray)
 
     def read_request(self) -> SweepRequest | None:
         """The form as a SweepRequest, or None with the problem beside its field."""
@@ -266,7 +274,7 @@ class ExperimentsView(QWidget):
 
     def series(self, key: str) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
         """(legend, x, mean, std) per value of the second dimension (one series without
-        one), x the first dimension; accuracy in %."""
+        one), x the first dimension's values; accuracy in %."""
         if self.grid is None:
             return []
         first = self.grid.kinds[0]
@@ -280,34 +288,40 @@ class ExperimentsView(QWidget):
         out = []
         for value, aggs in groups.items():
             aggs = sorted(aggs, key=lambda a: a.settings[first])
-            legend = f"{KIND_TEXT[second]} {value:g}" if second else ""
-            out.append((legend, np.array([float(a.settings[first]) for a in aggs]),
+            out.append((value_label(second, value) if second else "",
+                        np.array([float(a.settings[first]) for a in aggs]),
                         scale * np.array([a.mean[key] for a in aggs]),
                         scale * np.array([a.std[key] for a in aggs])))
         return out
 
     @Slot()
     def redraw(self) -> None:
+        """One line with error bars per series; the first dimension's values sit evenly
+        spaced (batch sizes and learning rates are usually spread geometrically)."""
         key = self.metric.currentData()
         self.plot.clear()
         self.curves, self.error_bars = [], []
         kind = self.grid.kinds[0] if self.grid else self.current_kind()
-        log_x = kind in ("batch_size", "lr")
+        values = list(self.grid.dims[0].values) if self.grid else []
+        position = {float(v): i for i, v in enumerate(sorted(values))}
         for i, (legend, x, mean, std) in enumerate(self.series(key)):
             colour = COLOURS[i % len(COLOURS)]
-            xs = np.log10(x) if log_x else x
-            curve = self.plot.plot(x, mean, pen=pg.mkPen(colour, width=2), symbol="o",
+            xs = np.array([position[float(v)] for v in x], dtype=float)
+            curve = self.plot.plot(xs, mean, pen=pg.mkPen(colour, width=2), symbol="o",
                                    symbolSize=7, symbolBrush=colour, name=legend or None)
-            bars = pg.ErrorBarItem(x=xs, y=mean, top=std, bottom=std, beam=_beam(xs),
+            bars = pg.ErrorBarItem(x=xs, y=mean, top=std, bottom=std, beam=0.12,
                                    pen=pg.mkPen(colour, width=1.5))
             self.plot.addItem(bars)
             self.curves.append(curve)
             self.error_bars.append(bars)
+        self.plot.getAxis("bottom").setTicks(
+            [[(i, f"{v:g}") for i, v in enumerate(sorted(values))]] if values else None)
+        if values:
+            self.plot.setXRange(-0.3, len(values) - 0.7, padding=0)
         self.plot.setLabel("bottom", KIND_TEXT[kind])
-        self.plot.setTitle(METRICS[key] + (" (mean ± std)" if self.repeats.value() > 1 or
-                                           any(a.n > 1 for a in self.aggregates) else ""),
-                           color="k", size="10pt")
-        self.plot.setLogMode(x=log_x, y=False)
+        repeated = any(a.repeats > 1 for a in self.aggregates)
+        self.plot.setTitle(METRICS[key] + (" ± std" if repeated else ""), color="k",
+                           size="10pt")
 
     @Slot()
     def export_table(self, path: str | None = None, per_run: bool = False) -> str | None:
@@ -332,11 +346,3 @@ class ExperimentsView(QWidget):
             return None
         self.set_status(f"Wrote {path}")
         return str(path)
-
-
-def _beam(x: np.ndarray) -> float:
-    """Error-bar caps a fraction of the smallest gap between x positions."""
-    if len(x) < 2:
-        return 0.1
-    gaps = np.diff(np.unique(x))
-    return float(gaps.min()) * 0.15 if len(gaps) else 0.1

@@ -41,7 +41,7 @@ def test_a_grid_with_repeats_fills_table_error_bars_and_export(qtbot, panel, tmp
                        for c in range(view.table.columnCount())]
     # the plot: one series per learning rate over batch size, error bars = sample std
     series = dict((legend, (x, mean, std)) for legend, x, mean, std in view.series("test_acc"))
-    x, mean, std = series["learning rate 0.01"]
+    x, mean, std = series["lr 0.01"]
     assert list(x) == [250, 1000]
     accs = [r.test_acc for r in view.rows if r.settings == {"batch_size": 250, "lr": 0.01}]
     assert mean[0] == pytest.approx(100 * statistics.mean(accs))
@@ -49,6 +49,8 @@ def test_a_grid_with_repeats_fills_table_error_bars_and_export(qtbot, panel, tmp
     assert len(view.error_bars) == 2
     bars = view.error_bars[1].opts
     assert np.allclose(bars["top"], std) and np.allclose(bars["y"], mean)
+    assert list(bars["x"]) == [0, 1]  # evenly spaced, ticks say the values
+    assert view.curves[1].getData()[1] == pytest.approx(mean)
     assert "Sweep finished: 8 runs" in view.status.text()
     out = view.export_table(str(tmp_path / "sweep.csv"))
     parsed = list(csv.DictReader(open(out, encoding="utf-8")))
