@@ -63,9 +63,11 @@ class RunReport:
 LOADED = "loaded"  # the status of a run opened from a checkpoint
 
 
-def run_events(network, folder: str, config, should_stop, should_pause):
+def run_events(network, folder: str, config, should_stop, should_pause,
+               tensorboard: str | None = None):
     """The generator the worker runs (worker thread): load data, train, then report. A
-    stop asked for while it loads ends it before training starts (no events)."""
+    stop asked for while it loads ends it before training starts (no events). With
+    ``tensorboard``, the scalars also go to TensorBoard logs under that folder."""
     from core.training.data import load_mnist
     from core.training.trainer import Failed, Finished, Stopped, train
     if should_stop():
@@ -74,6 +76,12 @@ def run_events(network, folder: str, config, should_stop, should_pause):
     if should_stop():
         return
     events = train(network, data, config, should_stop, should_pause)
+    if tensorboard:
+        import time
+
+        from core.training.tensorboard_log import TensorBoardRecorder
+        events = TensorBoardRecorder(tensorboard, f"{network.name}-"
+                                                  f"{time.strftime('%Y%m%d-%H%M%S')}").wrap(events)
     recorder = store_recorder(network.name, config)
     for event in recorder.wrap(events) if recorder is not None else events:
         yield event
@@ -278,6 +286,7 @@ class TrainingPanel(QWidget):
         return box
 
     def _build_data_box(self) -> QGroupBox:
+        self._build_tensorboard_fields()
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("$MLSYS_MNIST_DIR or the bundled sample")
         self.folder.setToolTip("A folder with the four MNIST .gz (or IDX) files, or "
@@ -302,7 +311,38 @@ class TrainingPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.download_progress)
         layout.addWidget(self.dataset_label)
+        board = QHBoxLayout()
+        board.addWidget(self.tensorboard_box)
+        board.addWidget(self.tensorboard_folder, 1)
+        layout.addLayout(board)
         return box
+
+    def _build_tensorboard_fields(self) -> None:
+        self.tensorboard_box = QCheckBox("TensorBoard logs in")
+        self.tensorboard_box.setToolTip("Also write each training run's loss and accuracy as "
+                                        "TensorBoard scalars (open with `tensorboard "
+                                        "--logdir FOLDER`)")
+        self.tensorboard_folder = QLineEdit(str(Path.home() / "mlsys-studio-tensorboard"))
+        self.tensorboard_folder.setToolTip("Each run gets a sub-folder <model>-<time> here")
+        self.tensorboard_folder.setEnabled(False)
+        self.tensorboard_box.toggled.connect(self.tensorboard_folder.setEnabled)
+
+    def read_tensorboard(self):
+        """The TensorBoard folder, None when unticked, False (with the reason in the status
+        line) when it cannot be used."""
+        if not self.tensorboard_box.isChecked():
+            return None
+        from core.training.tensorboard_log import tensorboard_missing
+        folder = self.tensorboard_folder.text().strip()
+        if tensorboard_missing():
+            self.set_status("TensorBoard logs need the tensorboard package: `pip install "
+                            "tensorboard`, or untick TensorBoard logs.", error=True)
+            return False
+        if not folder:
+            self.set_status("Choose a folder for the TensorBoard logs, or untick them.",
+                            error=True)
+            return False
+        return folder
 
     def _build_run_buttons(self) -> QHBoxLayout:
         self.start_button = QPushButton("Start")
@@ -528,6 +568,9 @@ class TrainingPanel(QWidget):
             self.show_field_error("model", str(exc))
             self.set_status(str(exc), error=True)
             return False
+        tensorboard = self.read_tensorboard()
+        if tensorboard is False:
+            return False
         folder = self.folder.text().strip()
         self._pending = {"model": self.model_combo.currentText(), "config": config,
                          "steps_per_epoch": 1}
@@ -539,7 +582,7 @@ class TrainingPanel(QWidget):
         self.set_status(f"Starting {network.name}…")
 
         def make_events(should_stop, should_pause):
-            return run_events(network, folder, config, should_stop, should_pause)
+            return run_events(network, folder, config, should_stop, should_pause, tensorboard)
         started = self.controller.start(make_events)
         if started:
             self._update_buttons(True)
@@ -665,7 +708,7 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(running)
         for widget in (self.model_combo, self.optimizer, self.lr, self.batch_size, self.epochs,
                        self.until_converged, self.seed, self.device, self.threads, self.folder,
-                       self.browse_button, self.open_checkpoint_button):
+                       self.browse_button, self.open_checkpoint_button, self.tensorboard_box):
             widget.setEnabled(not running)
         if not running and self.pause_button.isChecked():
             self.pause_button.blockSignals(True)

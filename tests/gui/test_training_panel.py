@@ -295,3 +295,24 @@ def test_current_design_that_cannot_train_is_said_when_chosen(shown, monkeypatch
     widget.check_design()
     assert error.isVisible() and "conv1" in error.text()
     assert widget.shutdown(5000)
+
+
+def test_a_window_run_writes_tensorboard_logs_when_ticked(qtbot, panel, tmp_path):
+    """TensorBoard's own reader gives back the run's test accuracy per epoch."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    assert not panel.tensorboard_folder.isEnabled()
+    panel.tensorboard_box.setChecked(True)
+    assert panel.tensorboard_folder.isEnabled()
+    panel.tensorboard_folder.setText(str(tmp_path / "board"))
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.controller.is_running(), timeout=120_000)
+    (folder,) = (tmp_path / "board").iterdir()
+    assert folder.name.startswith("mlp-")
+    logs = EventAccumulator(str(folder))
+    logs.Reload()
+    record = panel.history[-1]
+    assert [s.value for s in logs.Scalars("accuracy/test")] == pytest.approx(
+        [e["test_acc"] if isinstance(e, dict) else e.test_acc for e in record.epochs])
+    panel.tensorboard_folder.setText("")
+    assert panel.read_tensorboard() is False and "folder" in panel.status_label.text()
