@@ -42,6 +42,7 @@ class PointResult:
     device: str = "cpu"
     dataset: str = ""
     threads: int = 1
+    inference_ms_per_batch: float | None = None  # at the training batch size
 
 
 def run_point(task: PointTask, data: "MnistData",
@@ -74,7 +75,20 @@ def run_point(task: PointTask, data: "MnistData",
     return PointResult(result.status, result.message if result.status == "failed" else "",
                        epochs, losses, result.train_seconds,
                        sum(rates) / len(rates) if rates else None, device, result.dataset,
-                       threads)
+                       threads, _inference_ms(result, task))
+
+
+def _inference_ms(result, task: PointTask) -> float | None:
+    """Median forward time of one batch at the point's batch size, on the point's threads
+    (under a pool the other workers share the machine: compare within one executor)."""
+    from core.training.experiments import INFERENCE_BUDGET_S
+    if result.status == "failed":
+        return None
+    try:
+        return result.model.inference_time(task.config.batch_size,
+                                           budget_s=INFERENCE_BUDGET_S).ms_per_batch
+    except (RuntimeError, ValueError):
+        return None
 
 
 def cores() -> int:

@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 MAX_POINTS = 256  # grid points × repeats
 MAX_REPEATS = 20
 DONE_STATUSES = ("finished", "converged")
-METRICS = ("test_acc", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_sec")
+METRICS = ("test_acc", "test_loss", "train_seconds", "seconds_per_epoch", "images_per_sec",
+           "inference_ms_per_batch")
 
 
 # ---------------------------------------------------------------------------------------
@@ -156,6 +157,7 @@ class PointRow:
     images_per_sec: float | None
     test_acc: float | None
     test_loss: float | None
+    inference_ms_per_batch: float | None = None
     attempts: int = 1
     source: str = "run"
     run_id: int | None = None
@@ -174,7 +176,7 @@ def make_point_row(task: PointTask, result: PointResult, facts: dict, attempts: 
                     result.train_seconds,
                     sum(e["seconds"] for e in epochs) / len(epochs) if epochs else None,
                     result.images_per_sec, last.get("test_acc"), last.get("test_loss"),
-                    attempts, source, run_id, result.message)
+                    result.inference_ms_per_batch, attempts, source, run_id, result.message)
 
 
 def failed_row(task: PointTask, facts: dict, message: str, attempts: int) -> PointRow:
@@ -234,12 +236,13 @@ def aggregates_table(aggs, grid: Grid, title: str = ""):
     from core.common.tables import Table
     headers = list(grid.kinds) + ["runs", "params", "MACs", "test acc", "± acc",
                                   "test loss", "± loss", "train s", "± train s",
-                                  "train img/s", "± img/s"]
+                                  "train img/s", "± img/s", "infer ms/batch", "± ms"]
     rows = []
     for a in aggs:
         row = [f"{a.settings[k]:g}" for k in grid.kinds] + [f"{a.n}/{a.repeats}", a.params,
                                                             a.macs]
-        for metric in ("test_acc", "test_loss", "train_seconds", "images_per_sec"):
+        for metric in ("test_acc", "test_loss", "train_seconds", "images_per_sec",
+                       "inference_ms_per_batch"):
             row += [a.mean[metric], a.std[metric]]
         rows.append(row)
     numeric = set(range(len(grid.kinds) + 1, len(headers)))  # settings as given: 0.001
@@ -251,11 +254,13 @@ def rows_table(rows, grid: Grid, title: str = ""):
     """Every (grid point, seed) run, one row each."""
     from core.common.tables import Table
     headers = list(grid.kinds) + ["seed", "status", "params", "MACs", "epochs", "train s",
-                                  "train img/s", "test acc", "test loss", "attempts", "from"]
+                                  "train img/s", "test acc", "test loss", "infer ms/batch",
+                                  "attempts", "from"]
     body = [[f"{r.settings[k]:g}" for k in grid.kinds] + [r.seed, r.status, r.params, r.macs,
                                                     r.epochs, r.train_seconds,
                                                     r.images_per_sec, r.test_acc,
-                                                    r.test_loss, r.attempts, r.source]
+                                                    r.test_loss, r.inference_ms_per_batch,
+                                                    r.attempts, r.source]
             for r in sorted(rows, key=lambda r: r.index)]
     text = set(range(len(grid.kinds))) | {headers.index("status"), headers.index("from")}
     return Table(headers, body, title, numeric=set(range(len(headers))) - text,
@@ -308,6 +313,7 @@ def record_point(store, task: PointTask, sid: str, model: str, result: PointResu
     store.finish_run(run_id, result.status,
                      {"train_seconds": result.train_seconds, "message": result.message,
                       "images_per_sec": result.images_per_sec, "threads": result.threads,
+                      "inference_ms_per_batch": result.inference_ms_per_batch,
                       "epochs": result.epochs})
     return run_id
 
@@ -317,7 +323,8 @@ def result_from_store(run) -> PointResult:
     return PointResult(run.status, summary.get("message", ""), list(run.epochs or
                                                                     summary.get("epochs", [])),
                        [], summary.get("train_seconds"), summary.get("images_per_sec"),
-                       run.device, run.dataset, summary.get("threads", 1))
+                       run.device, run.dataset, summary.get("threads", 1),
+                       summary.get("inference_ms_per_batch"))
 
 
 # ---------------------------------------------------------------------------------------

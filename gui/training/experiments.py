@@ -36,7 +36,8 @@ KIND_TEXT = {"batch_size": "batch size", "width": "width (channel multiplier)",
 NONE = ""  # the second dimension's "none"
 # what the plot can show: aggregate metric -> axis label
 METRICS = {"test_acc": "test accuracy (%)", "test_loss": "test loss",
-           "train_seconds": "training s", "images_per_sec": "training images/s"}
+           "train_seconds": "training s", "images_per_sec": "training images/s",
+           "inference_ms_per_batch": "inference ms/batch"}
 EXECUTOR_TEXT = {"pool": "process pool (local)", "inline": "inline (this process)",
                  "ray": "Ray cluster"}
 COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14),

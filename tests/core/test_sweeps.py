@@ -122,6 +122,7 @@ def test_events_stream_and_end_with_every_row(inline_events):
     points = [e for e in inline_events if isinstance(e, PointDone)]
     assert [p.done for p in points] == [1, 2, 3, 4] and points[-1].aggregates == done.aggregates
     assert [r.params for r in done.rows] == [61_706] * 4
+    assert all(r.inference_ms_per_batch > 0 for r in done.rows)
 
 
 def test_repeats_use_consecutive_seeds_and_aggregate_them():
