@@ -24,6 +24,7 @@ EXECUTORS = ("inline", "pool", "ray")
 DEFAULT_EXECUTOR = "pool"
 DEFAULT_RETRIES = 2
 POLL_S = 0.2  # how often a waiting executor looks at the stop flag
+REACH_TIMEOUT_S = 5.0  # a cluster address that does not answer a TCP connect in this
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the core package
 
@@ -234,6 +235,22 @@ class PoolExecutor:
 # ---------------------------------------------------------------------------------------
 # Ray
 # ---------------------------------------------------------------------------------------
+def _check_reachable(address: str) -> None:
+    """A quick TCP look at HOST:PORT (after any ray://), so that a wrong address fails in
+    seconds rather than after Ray Client's own retries."""
+    import socket
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"cluster {address!r} is not allowed: use local, ray://HOST:PORT or "
+                         f"HOST:PORT")
+    try:
+        with socket.create_connection((host, int(port)), timeout=REACH_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot reach Ray cluster {address}: {exc.strerror or exc}") \
+            from None
+
+
 def ray_missing() -> bool:
     import importlib.util
     return importlib.util.find_spec("ray") is None
@@ -285,8 +302,11 @@ class RayExecutor:
                          log_to_driver=False, configure_logging=False)
                 self.started_here = True
             else:
+                _check_reachable(self.cluster)
                 ray.init(address=self.cluster, runtime_env=env, log_to_driver=False,
                          configure_logging=False)
+        except InputError:
+            raise
         except Exception as exc:  # noqa: BLE001 - ConnectionError, ray's own errors
             raise InputError(f"cannot reach Ray cluster {self.cluster}: {_brief(exc)}") \
                 from None

@@ -29,6 +29,7 @@ from test_sweeps import CONFIG, GRID4, numbers, tiny  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 START_S = 120
+STOP_S = 10  # then the head's whole process group is killed
 
 
 def _free_port() -> int:
@@ -80,8 +81,8 @@ def head():
             ray.shutdown()
         os.killpg(process.pid, signal.SIGTERM)  # --block: the head ends what it started
         try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
+            process.wait(STOP_S)
+        except subprocess.TimeoutExpired:  # its processes share the session: end them all
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
         log.close()
@@ -173,3 +174,6 @@ def test_cli_unreachable_cluster_is_one_line(capsys):
     err = capsys.readouterr().err
     assert code == 2 and "cannot reach Ray cluster ray://127.0.0.1:1" in err
     assert len(err.strip().splitlines()) == 1
+    assert main(["experiment", "lenet5", "--sweep", "lr=0.1", "--executor", "ray",
+                 "--cluster", "nowhere", "--no-store"]) == 2
+    assert "use local, ray://HOST:PORT or HOST:PORT" in capsys.readouterr().err

@@ -174,7 +174,7 @@ def test_invalid_hyper_parameter_shows_message_beside_field(qtbot, panel, field,
 
 
 def test_generator_error_reaches_the_ui(qtbot, panel, monkeypatch):
-    def broken(network, folder, config, should_stop, should_pause):
+    def broken(network, folder, config, should_stop, should_pause, tensorboard=None):
         yield from ()
         raise RuntimeError("the data folder vanished")
     monkeypatch.setattr(panel_module, "run_events", broken)
