@@ -9,10 +9,12 @@ Three ways, alternated round after round so that the machine's load hits them al
   includes starting the workers: spawn, import torch, receive the data).
 
 Prints the median wall time per way, the ratios against the pool, and the pool's start-up
-estimated as its wall time minus the busiest worker's training and evaluation time.
+estimated as its wall time minus the busiest worker's training time (inference timing, 0.3 s a point, and
+evaluation are left in the start-up figure).
 Usage:
 
-    .venv/bin/python benchmarks/bench_sweep_executors.py [--rounds 3] [--train-images N]
+    .venv/bin/python benchmarks/bench_sweep_executors.py [--rounds 3] [--epochs 1]
+        [--train-images N]
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 GRID = ["batch_size=32,64", "lr=0.001,0.01"]
 
 
-def sweep_once(executor, threads: int, data):
+def sweep_once(executor, threads: int, data, epochs: int = 1):
     """(wall seconds, rows) of one sweep."""
     from core.graph.presets import load_preset
     from core.training.sweeps import SweepDone, parse_grid, run_sweep
@@ -36,7 +38,7 @@ def sweep_once(executor, threads: int, data):
     start = time.perf_counter()
     done = None
     for event in run_sweep(load_preset("lenet5"), data, parse_grid(GRID),
-                           TrainConfig(epochs=1, seed=0), 1, executor, threads=threads):
+                           TrainConfig(epochs=epochs, seed=0), 1, executor, threads=threads):
         if isinstance(event, SweepDone):
             done = event
     wall = time.perf_counter() - start
@@ -47,6 +49,9 @@ def sweep_once(executor, threads: int, data):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=1,
+                        help="epochs per point (default 1): more work per point amortises "
+                             "the pool's start-up")
     parser.add_argument("--train-images", type=int, default=None,
                         help="first N training images of the sample (default: all 3,000)")
     args = parser.parse_args()
@@ -57,9 +62,10 @@ def main() -> int:
     data = training_subset(str(SAMPLE_DIR), args.train_images)
     n = cores()
     ways = {
-        "inline, 1 thread": lambda: sweep_once(InlineExecutor(), 1, data),
-        f"inline, {n} threads": lambda: sweep_once(InlineExecutor(), n, data),
-        f"pool, {n} workers × 1 thread": lambda: sweep_once(PoolExecutor(n, 1), 1, data),
+        "inline, 1 thread": lambda: sweep_once(InlineExecutor(), 1, data, args.epochs),
+        f"inline, {n} threads": lambda: sweep_once(InlineExecutor(), n, data, args.epochs),
+        f"pool, {n} workers × 1 thread": lambda: sweep_once(PoolExecutor(n, 1), 1, data,
+                                                             args.epochs),
     }
     walls = {name: [] for name in ways}
     busiest = []
@@ -76,18 +82,19 @@ def main() -> int:
                     "the pool's numbers differ from inline's"
                 # points are given out in order; with 4 points on n workers each worker
                 # trains about 4 / n of them: the busiest worker's compute
-                per_point = sorted((r.seconds_per_epoch or 0) for r in rows)
+                per_point = sorted((r.train_seconds or 0) for r in rows)
                 busiest.append(sum(per_point[-(len(rows) // n or 1):]))
             print(f"round {round_}: {name}: {wall:.2f} s", file=sys.stderr, flush=True)
     pool_name = list(ways)[-1]
     pool = statistics.median(walls[pool_name])
-    print(f"4-point LeNet-5 sweep on {data.description}, 1 epoch, {n} cores, "
+    print(f"4-point LeNet-5 sweep on {data.description}, {args.epochs} epoch(s), {n} cores, "
           f"{args.rounds} rounds (median wall time)")
     for name in ways:
         median = statistics.median(walls[name])
         print(f"  {name:<28} {median:7.2f} s   × {median / pool:.2f} of the pool's time")
     startup = pool - statistics.median(busiest)
-    print(f"  pool start-up and hand-over (wall − busiest worker's epochs): ≈ {startup:.2f} s")
+    print(f"  pool start-up, hand-over, evaluation and inference timing (wall − busiest "
+          f"worker's training): ≈ {startup:.2f} s")
     print("  the numbers of every point are equal on inline and pool (checked each round)")
     return 0
 
