@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[test]"
+	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[test,cluster]"
 	@touch $(STAMP)
 
 run: $(STAMP) window-libs

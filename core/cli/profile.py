@@ -64,6 +64,9 @@ def register(subparsers) -> None:
                                                    "(default: $MLSYS_RUN_STORE or the user's "
                                                    "data folder)")
     p.add_argument("--no-store", action="store_true", help="do not record the result")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also write the latency and throughput by batch size (and per-layer "
+                        "times) as TensorBoard scalars under DIR/<model>-profile-<time>")
     p.set_defaults(func=run_profile)
 
 
@@ -81,6 +84,12 @@ def run_profile(args: argparse.Namespace) -> int:
     from core.profiling.profiler import ProfileError, profile, run_to_end
     from core.torchbridge.resolve import parse_shape, resolve_model
     config = config_from_args(args)
+    if args.tensorboard:
+        from core.common.errors import InputError
+        from core.training.tensorboard_log import tensorboard_missing
+        if tensorboard_missing():
+            raise InputError("--tensorboard needs the tensorboard package: install with "
+                             "`pip install tensorboard` (or leave out --tensorboard)")
     shape = parse_shape(args.input) if args.input else None
     network = resolve_model(args.model, shape)
     progress = _progress(sys.stderr) if _is_tty(sys.stderr) else None
@@ -89,6 +98,13 @@ def run_profile(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     if not args.no_store:
         _record(args.store, network.name, config, result)
+    if args.tensorboard and result.batches:
+        import time
+
+        from core.training.tensorboard_log import write_profile_scalars
+        folder = write_profile_scalars(args.tensorboard, f"{network.name}-profile-"
+                                       f"{time.strftime('%Y%m%d-%H%M%S')}", result)
+        print(f"TensorBoard scalars in {folder}", file=sys.stderr)
     if result.status == "failed":
         raise ProfileError(f"profiling {network.name} failed: {result.message}")
     print(render(result, args.format), end="")

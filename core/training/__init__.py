@@ -1,5 +1,8 @@
 """Training on MNIST: data (loading, the bundled sample, download), trainer (the training
-generator and its events), experiments (sweeps) and run_history (kept runs as tables).
+generator and its events), experiments (one-dimension sweeps, variants), sweeps (grids ×
+repeats), sweep_points and executors (inline, process pool, Ray), run_history, run_store
+and tensorboard_log.
 
-Imports core.torchbridge, core.graph and core.common; torch only when a run starts.
+Imports core.torchbridge, core.graph and core.common; torch only when a run starts, ray
+only when the Ray executor runs.
 """

@@ -1,5 +1,5 @@
 """Experiments: train one network several times, varying one thing (batch size, width,
-depth or kernel size), and tabulate training time, inference time, accuracy, parameters
+depth, kernel size or learning rate), and tabulate training time, inference time, accuracy, parameters
 and MACs per run.
 
 ``run_experiment`` is a generator like ``core.training.train``: it yields ExperimentStarted,
@@ -18,6 +18,7 @@ Variant rules (``variant``):
   activation that follows it, if one does; before any pooling or flatten), n × (a 3×3
   padding-1 conv of the same type and channels + that activation, ReLU if none).
   Without: n × (Linear + ReLU) just before the classifier, as wide as its input.
+- lr: the same network trained at that learning rate.
 - kernel: every Conv2d and DepthwiseSeparableConv2d gets a k×k kernel and padding
   max(0, p + d·(k − k_old) // 2) per side, so a "same" convolution stays same.
 """
@@ -40,20 +41,22 @@ from core.graph.network import Network
 if TYPE_CHECKING:  # the trainer module is only needed when runs train
     from core.training.trainer import TrainConfig
 
-SWEEP_KINDS = ("batch_size", "width", "depth", "kernel")
+SWEEP_KINDS = ("batch_size", "width", "depth", "kernel", "lr")
 MAX_VALUES = 12
 ALLOWED = {
     "batch_size": "whole numbers from 1 to 65,536",
     "width": "numbers > 0 and ≤ 16 (channel multipliers, e.g. 0.5, 1, 2)",
     "depth": "whole numbers from 0 to 8 (extra hidden layers)",
     "kernel": "odd whole numbers from 1 to 11",
+    "lr": "numbers > 0 and ≤ 10 (learning rates, e.g. 0.001, 0.01)",
 }
 EXAMPLES = {"batch_size": "1, 32, 64, 128", "width": "0.5, 1, 2", "depth": "0, 1, 2",
-            "kernel": "3, 5, 7"}
+            "kernel": "3, 5, 7", "lr": "0.0003, 0.001, 0.003"}
 WIDTH_TYPES = ("Conv2d", "DepthwiseSeparableConv2d", "ConvTranspose2d", "Linear")
 WIDTH_PARAM = {"Linear": "out_features"}  # the others: out_channels
 CONV_TYPES = ("Conv2d", "DepthwiseSeparableConv2d")
 ACTIVATIONS = ("ReLU", "ReLU6", "Tanh", "Sigmoid", "GELU")
+CONFIG_KINDS = ("batch_size", "lr")  # set in the TrainConfig; the others change the network
 INFERENCE_BUDGET_S = 0.3  # seconds of repeated forward passes per run's timing
 
 
@@ -75,8 +78,8 @@ def check_value(kind: str, value) -> int | float:
     _check_kind(kind)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _bad_value(kind, value)
-    if kind == "width":
-        if not math.isfinite(value) or not 0 < value <= 16:
+    if kind in ("width", "lr"):
+        if not math.isfinite(value) or not 0 < value <= (16 if kind == "width" else 10):
             raise _bad_value(kind, value)
         return int(value) if float(value).is_integer() else float(value)
     if isinstance(value, float) and not value.is_integer():
@@ -146,6 +149,8 @@ def value_label(kind: str, value) -> str:
         return f"width ×{value:g}"
     if kind == "depth":
         return f"depth +{value}"
+    if kind == "lr":
+        return f"lr {value:g}"
     return f"kernel {value}×{value}"
 
 
@@ -323,8 +328,8 @@ def plan(network: Network, sweep: Sweep, config: TrainConfig) -> list[PlannedRun
         label = value_label(sweep.kind, value)
         net = variant(network, sweep.kind, value)
         _check_variant(net, label, network.name)
-        run_config = dataclasses.replace(config, batch_size=value) \
-            if sweep.kind == "batch_size" else config
+        run_config = dataclasses.replace(config, **{sweep.kind: value}) \
+            if sweep.kind in CONFIG_KINDS else config
         runs.append(PlannedRun(index, label, value, net, run_config))
     return runs
 

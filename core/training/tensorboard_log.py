@@ -64,3 +64,45 @@ class TensorBoardRecorder:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def write_scalars(logdir: str | Path, run_name: str, epochs: list[dict],
+                  batch_losses: list[float]) -> Path:
+    """A finished run's scalars (epoch dicts as EpochEvent.as_dict(), batch losses by
+    step) written at once under ``logdir/run_name``: what a sweep point sends back."""
+    recorder = TensorBoardRecorder(logdir, run_name)
+    recorder._open()
+    try:
+        for step, loss in enumerate(batch_losses, 1):
+            recorder._writer.add_scalar("batch/loss", loss, step)
+        for epoch in epochs:
+            for tag, key in (("loss/train", "train_loss"), ("loss/test", "test_loss"),
+                             ("accuracy/train", "train_acc"), ("accuracy/test", "test_acc")):
+                if epoch.get(key) is not None:
+                    recorder._writer.add_scalar(tag, epoch[key], epoch["epoch"])
+    finally:
+        recorder.close()
+    return recorder.folder
+
+
+def write_profile_scalars(logdir: str | Path, run_name: str, result) -> Path:
+    """A profile (core.profiling ProfileResult, read by its attributes) as scalars whose
+    step is the batch size: median latency and its inter-quartile range in ms, per-item ms
+    and throughput in items/s; with a per-layer profile, each layer's ms at the layer
+    batch under layer_ms/."""
+    recorder = TensorBoardRecorder(logdir, run_name)
+    recorder._open()
+    try:
+        writer = recorder._writer
+        for batch in result.batches:
+            writer.add_scalar("profile/latency_ms", batch.latency_ms, batch.batch)
+            writer.add_scalar("profile/latency_iqr_ms", batch.latency_iqr_ms, batch.batch)
+            writer.add_scalar("profile/per_item_ms", batch.per_item_ms, batch.batch)
+            writer.add_scalar("profile/throughput_per_s", batch.throughput_per_s, batch.batch)
+        for layer in result.layers or []:
+            measured = getattr(layer, "measured_ms", None)
+            if measured is not None:
+                writer.add_scalar(f"layer_ms/{layer.name}", measured, result.layer_batch or 0)
+    finally:
+        recorder.close()
+    return recorder.folder

@@ -99,6 +99,7 @@ class ProfilingPanel(QWidget):
         self.document_provider = document_provider
         self.controller = JobController(self)
         self.result = None  # core.profiling.ProfileResult of the last run
+        self.stored_run_id: int | None = None  # the last profile's id in the run store
         self.config = None
         self._live = None  # what the batch table needs while a run goes on
         self._build()
@@ -419,6 +420,7 @@ class ProfilingPanel(QWidget):
             self.progress.setValue(event.step)
         elif isinstance(event, (p.Finished, p.Stopped, p.Failed)):
             self.show_result(event.result)
+            self.stored_run_id = record_profile(event.result)
             if isinstance(event, p.Failed):
                 self.set_status(f"Profiling failed: {event.message}", error=True)
             elif isinstance(event, p.Stopped):
@@ -499,3 +501,21 @@ class ProfilingPanel(QWidget):
         name = self.selected_layer()
         if name is not None:
             self.roofline.select(name)
+
+
+def record_profile(result) -> int | None:
+    """Keep a profile in the run store as the ``profile`` command does (kind "profile", its
+    settings, its JSON report as the summary); None when the store cannot be opened."""
+    import dataclasses
+
+    from core.profiling.report import as_json
+    from core.training.run_store import RunStore, RunStoreError
+    try:
+        store = RunStore()
+        run_id = store.start_run("profile", result.model, dataclasses.asdict(result.config),
+                                 device=result.config.device)
+        store.finish_run(run_id, result.status if result.status != "running" else "stopped",
+                         as_json(result))
+    except (RunStoreError, OSError):
+        return None
+    return run_id

@@ -63,9 +63,11 @@ class RunReport:
 LOADED = "loaded"  # the status of a run opened from a checkpoint
 
 
-def run_events(network, folder: str, config, should_stop, should_pause):
+def run_events(network, folder: str, config, should_stop, should_pause,
+               tensorboard: str | None = None):
     """The generator the worker runs (worker thread): load data, train, then report. A
-    stop asked for while it loads ends it before training starts (no events)."""
+    stop asked for while it loads ends it before training starts (no events). With
+    ``tensorboard``, the scalars also go to TensorBoard logs under that folder."""
     from core.training.data import load_mnist
     from core.training.trainer import Failed, Finished, Stopped, train
     if should_stop():
@@ -74,6 +76,12 @@ def run_events(network, folder: str, config, should_stop, should_pause):
     if should_stop():
         return
     events = train(network, data, config, should_stop, should_pause)
+    if tensorboard:
+        import time
+
+        from core.training.tensorboard_log import TensorBoardRecorder
+        events = TensorBoardRecorder(tensorboard, f"{network.name}-"
+                                                  f"{time.strftime('%Y%m%d-%H%M%S')}").wrap(events)
     recorder = store_recorder(network.name, config)
     for event in recorder.wrap(events) if recorder is not None else events:
         yield event
@@ -125,18 +133,26 @@ def training_subset(data, images: int | None):
                      data.test_images, data.test_labels, data.source, "custom")
 
 
-def experiment_events(network, folder: str, sweep, config, images, should_stop,
-                      should_pause):
-    """The worker's generator for a sweep (core.training.experiments.run_experiment)."""
+def sweep_events(network, folder: str, request, config, should_stop, should_pause):
+    """The worker's generator for a sweep (core.training.sweeps.run_sweep on the request's
+    executor; finished points recorded in, and resumed from, the run store). Pauses are
+    not honoured by a sweep; a stop ends the pool's workers within a poll."""
     from core.training.data import load_mnist
-    from core.training.experiments import run_experiment
+    from core.training.executors import make_executor
+    from core.training.sweeps import run_sweep
     if should_stop():
         return
-    data = training_subset(load_mnist(folder or None), images)
+    data = training_subset(load_mnist(folder or None), request.train_images)
     if should_stop():
         return
-    yield from run_experiment(network, data, sweep, config, should_stop, should_pause,
-                              store=open_run_store())
+    executor = make_executor(request.executor, request.cluster
+                             if request.executor == "ray" else None)
+    try:
+        yield from run_sweep(network, data, request.grid, config, request.repeats, executor,
+                             open_run_store(), should_stop=should_stop)
+    finally:
+        if hasattr(executor, "close"):
+            executor.close()
 
 
 def download_events(root: str, should_stop, should_pause):
@@ -270,6 +286,7 @@ class TrainingPanel(QWidget):
         return box
 
     def _build_data_box(self) -> QGroupBox:
+        self._build_tensorboard_fields()
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("$MLSYS_MNIST_DIR or the bundled sample")
         self.folder.setToolTip("A folder with the four MNIST .gz (or IDX) files, or "
@@ -294,7 +311,38 @@ class TrainingPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.download_progress)
         layout.addWidget(self.dataset_label)
+        board = QHBoxLayout()
+        board.addWidget(self.tensorboard_box)
+        board.addWidget(self.tensorboard_folder, 1)
+        layout.addLayout(board)
         return box
+
+    def _build_tensorboard_fields(self) -> None:
+        self.tensorboard_box = QCheckBox("TensorBoard logs in")
+        self.tensorboard_box.setToolTip("Also write each training run's loss and accuracy as "
+                                        "TensorBoard scalars (open with `tensorboard "
+                                        "--logdir FOLDER`)")
+        self.tensorboard_folder = QLineEdit(str(Path.home() / "mlsys-studio-tensorboard"))
+        self.tensorboard_folder.setToolTip("Each run gets a sub-folder <model>-<time> here")
+        self.tensorboard_folder.setEnabled(False)
+        self.tensorboard_box.toggled.connect(self.tensorboard_folder.setEnabled)
+
+    def read_tensorboard(self):
+        """The TensorBoard folder, None when unticked, False (with the reason in the status
+        line) when it cannot be used."""
+        if not self.tensorboard_box.isChecked():
+            return None
+        from core.training.tensorboard_log import tensorboard_missing
+        folder = self.tensorboard_folder.text().strip()
+        if tensorboard_missing():
+            self.set_status("TensorBoard logs need the tensorboard package: `pip install "
+                            "tensorboard`, or untick TensorBoard logs.", error=True)
+            return False
+        if not folder:
+            self.set_status("Choose a folder for the TensorBoard logs, or untick them.",
+                            error=True)
+            return False
+        return folder
 
     def _build_run_buttons(self) -> QHBoxLayout:
         self.start_button = QPushButton("Start")
@@ -523,6 +571,9 @@ class TrainingPanel(QWidget):
             self.show_field_error("model", str(exc))
             self.set_status(str(exc), error=True)
             return False
+        tensorboard = self.read_tensorboard()
+        if tensorboard is False:
+            return False
         folder = self.folder.text().strip()
         self._pending = {"model": self.model_combo.currentText(), "config": config,
                          "steps_per_epoch": 1, "epochs_done": [], "epoch": 1}
@@ -534,7 +585,7 @@ class TrainingPanel(QWidget):
         self.set_status(f"Starting {network.name}…")
 
         def make_events(should_stop, should_pause):
-            return run_events(network, folder, config, should_stop, should_pause)
+            return run_events(network, folder, config, should_stop, should_pause, tensorboard)
         started = self.controller.start(make_events)
         if started:
             self._update_buttons(True)
@@ -555,11 +606,11 @@ class TrainingPanel(QWidget):
             len(self.history) + 1, pending["model"], status, settings,
             {"epochs": list(pending["epochs_done"])}))
 
-    @Slot(object, object)
-    def start_experiment(self, sweep, images) -> bool:
-        """Run ``sweep`` (core.training.experiments.Sweep) on the chosen model with the settings on
-        the left, ``images`` training images per run (None: all)."""
-        from core.training.experiments import plan
+    @Slot(object)
+    def start_experiment(self, request) -> bool:
+        """Run ``request`` (gui.training.experiments.SweepRequest) on the chosen model with
+        the settings on the left."""
+        from core.training.sweeps import make_tasks
         if self.controller.is_running():
             self.experiments.set_status("Something is training: stop it first.", error=True)
             return False
@@ -569,21 +620,26 @@ class TrainingPanel(QWidget):
             return False
         try:
             network = self._network()
-            runs = plan(network, sweep, config)  # shape errors now, before any training
+            # shape errors and the size limit now, before any training
+            runs = len(make_tasks(network, request.grid, config, request.repeats))
+            if request.executor == "ray":
+                from core.training.executors import ray_missing
+                if ray_missing():
+                    raise MlsysError("the Ray executor needs Ray: install with "
+                                     "`pip install -e \".[cluster]\"`")
         except MlsysError as exc:
             self.experiments.set_status(str(exc), error=True)
             return False
         folder = self.folder.text().strip()
         self._pending = None  # sweep runs are tabulated in the Experiments tab
         self._last_status = ""
-        self.experiments.start(len(runs), sweep.kind)
+        self.experiments.start(request.grid, runs)
         self.progress.setRange(0, 0)
         self.progress.setFormat("loading data…")
-        self.set_status(f"Sweep over {sweep.kind} of {network.name}: {len(runs)} runs…")
+        self.set_status(f"Sweep of {network.name}: {runs} runs on {request.executor}…")
 
         def make_events(should_stop, should_pause):
-            return experiment_events(network, folder, sweep, config, images, should_stop,
-                                     should_pause)
+            return sweep_events(network, folder, request, config, should_stop, should_pause)
         started = self.controller.start(make_events)
         if started:
             self._update_buttons(True)
@@ -670,7 +726,7 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(running)
         for widget in (self.model_combo, self.optimizer, self.lr, self.batch_size, self.epochs,
                        self.until_converged, self.seed, self.device, self.threads, self.folder,
-                       self.browse_button, self.open_checkpoint_button):
+                       self.browse_button, self.open_checkpoint_button, self.tensorboard_box):
             widget.setEnabled(not running)
         if not running and self.pause_button.isChecked():
             self.pause_button.blockSignals(True)
@@ -809,15 +865,31 @@ class TrainingPanel(QWidget):
         self._last_status = event.result.status
         self.set_status(f"Training failed: {event.message}", error=True)
 
-    def _on_RunStarted(self, event) -> None:  # noqa: N802
-        self.experiments.set_status(f"Run {event.index} of {event.total}: {event.label}…")
+    def _on_SweepStarted(self, event) -> None:  # noqa: N802
+        self._sweep_from_store = event.from_store
+        self.progress.setRange(0, event.runs)
+        self.progress.setValue(0)
+        self.progress.setFormat("%v of %m runs")
+        self.experiments.set_status(f"Sweep {event.sweep_id}: {event.runs} runs on "
+                                    f"{event.executor} ({event.workers} worker"
+                                    f"{'s' if event.workers != 1 else ''})"
+                                    + (f", {event.from_store} from the run store"
+                                       if event.from_store else "") + "…")
 
-    def _on_RunDone(self, event) -> None:  # noqa: N802
-        self.experiments.add_row(event.row)
+    def _on_PointRetry(self, event) -> None:  # noqa: N802
+        self.experiments.set_status(f"Run {event.index} ({event.label}, seed {event.seed}) "
+                                    f"failed: {event.message}; retrying…")
 
-    def _on_ExperimentDone(self, event) -> None:  # noqa: N802
+    def _on_PointDone(self, event) -> None:  # noqa: N802
+        self.progress.setValue(event.done)
+        self.experiments.update(event.row, event.aggregates)
+        if event.row.status == "failed":
+            self.experiments.set_status(f"Run {event.row.label}, seed {event.row.seed} "
+                                        f"failed: {event.row.message}", error=True)
+
+    def _on_SweepDone(self, event) -> None:  # noqa: N802
         self._last_status = event.status
-        self.experiments.finish(event.status)
+        self.experiments.finish(event.status, getattr(self, "_sweep_from_store", 0))
         self.set_status(f"Sweep {event.status}: see the Experiments tab.")
 
     def _on_RunReport(self, report: RunReport) -> None:  # noqa: N802

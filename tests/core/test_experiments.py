@@ -351,27 +351,30 @@ def test_cli_json(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv(mnist.ENV_VAR, raising=False)
     folder = write_set(tmp_path / "mnist", load_sample(), n_train=300)
     code = main(["experiment", "lenet5", "--sweep", "batch_size=64,128", "--epochs", "1",
-                 "--format", "json", "--data", str(folder)])
+                 "--format", "json", "--data", str(folder), "--executor", "inline",
+                 "--no-store"])
     out, err = capsys.readouterr()
     assert code == 0, err
     payload = json.loads(out)
-    assert payload["kind"] == "batch_size" and payload["status"] == "finished"
-    assert [r["value"] for r in payload["rows"]] == [64, 128]
-    assert [r["inference_batch"] for r in payload["rows"]] == [64, 128]
+    assert payload["grid"] == {"batch_size": [64, 128]} and payload["status"] == "finished"
+    assert [r["settings"] for r in payload["rows"]] == [{"batch_size": 64},
+                                                         {"batch_size": 128}]
+    assert [p["n"] for p in payload["points"]] == [1, 1]
     assert payload["rows"][0]["params"] == 61_706
-    assert "run 1/2: batch 64" in err and "run 2: batch 128 done" in err
+    assert "run 1/2: batch 64 seed 0" in err and "run 2/2: batch 128 seed 0 done" in err
 
 
 def test_cli_output_file_in_markdown(capsys, tmp_path):
     folder = write_set(tmp_path / "mnist", load_sample(), n_train=300)
     target = tmp_path / "out.md"
     code = main(["experiment", "mlp", "--sweep", "width=0.5,1", "--data", str(folder),
-                 "--format", "md", "--output", str(target), "--batch-size", "100"])
+                 "--format", "md", "--output", str(target), "--batch-size", "100",
+                 "--executor", "inline", "--no-store"])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert out == ""
     text = target.read_text(encoding="utf-8")
-    assert "| width ×0.5 |" in text and text.count("\n| width") == 2
+    assert "| 0.5 " in text and "| 1/1 " in text and text.count("| 1/1 ") == 2
 
 
 @pytest.mark.parametrize("argv, fragment", [

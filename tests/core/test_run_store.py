@@ -193,10 +193,11 @@ def test_tensorboard_logs_hold_the_runs_figures(tmp_path, capsys):
 def test_sweep_points_are_recorded(tmp_path, capsys):
     path = tmp_path / "runs.sqlite"
     assert main(["experiment", "mlp", "--sweep", "batch_size=500,1000", "--epochs", "1",
-                 "--store", str(path), "--format", "json"] + SAMPLE) == 0
+                 "--store", str(path), "--format", "json", "--executor", "inline"]
+                + SAMPLE) == 0
     rows = json.loads(capsys.readouterr().out)
     runs = RunStore(path).list_runs(kind="sweep")
-    assert [r.settings["value"] for r in runs] == [500, 1000]
+    assert [r.settings["point"] for r in runs] == [{"batch_size": 500}, {"batch_size": 1000}]
     assert [r.summary["epochs"][-1]["test_acc"] for r in runs] == \
         [row["test_acc"] for row in rows["rows"]]
 

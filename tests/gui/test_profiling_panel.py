@@ -154,3 +154,17 @@ def test_onnx_and_netron_export_the_profiled_network(qtbot, profiling, tmp_path,
     folder = Path(launched[0][3]).parent
     profiling.exports.cleanup()  # closing the workspace removes the temporary export
     assert not folder.exists()
+
+
+def test_a_window_profile_is_recorded_in_the_run_store(qtbot, profiling, tmp_path,
+                                                       monkeypatch):
+    from core.profiling.report import as_json
+    from core.training.run_store import RunStore
+    monkeypatch.setenv("MLSYS_RUN_STORE", str(tmp_path / "runs.sqlite"))
+    result = run_to_end(qtbot, profiling)
+    qtbot.waitUntil(lambda: profiling.stored_run_id is not None, timeout=5_000)
+    run = RunStore(tmp_path / "runs.sqlite").get(profiling.stored_run_id)
+    assert run.kind == "profile" and run.model == "lenet5" and run.status == "finished"
+    assert run.settings["batches"] == [1, 4]
+    stored = [b["latency_ms"] for b in run.summary["batches"]]
+    assert stored == [b["latency_ms"] for b in as_json(result)["batches"]]

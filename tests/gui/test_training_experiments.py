@@ -1,44 +1,80 @@
-"""The Experiments tab: a batch-size sweep run from the panel's worker fills the table and
-the plot with the engine's numbers; bad sweeps are refused beside the field or in the
+"""The Experiments tab: a batch size × learning rate grid with repeats, run from the panel's
+worker, fills the mean ± std table and the plot's error bars with the sweep's numbers; a
+stop ends a process-pool sweep and its workers; bad sweeps are refused beside the field or in the
 tab's status line before anything trains. Uses the bundled MNIST sample."""
 
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import statistics
 
 import numpy as np
+import pytest
 
 from core.graph.presets import load_preset
 
 SWEEP_MS = 120_000
 
 
-def test_batch_size_sweep_fills_table_plot_and_export(qtbot, panel, tmp_path):
+def test_a_grid_with_repeats_fills_table_error_bars_and_export(qtbot, panel, tmp_path):
     view = panel.experiments
     panel.results_tabs.setCurrentWidget(view)
     view.kind.setCurrentIndex(view.kind.findData("batch_size"))
     view.values.setText("250, 1000")
+    view.kind2.setCurrentIndex(view.kind2.findData("lr"))
+    view.values2.setText("0.001, 0.01")
+    view.repeats.setValue(2)
+    view.executor.setCurrentIndex(view.executor.findData("inline"))
     view.images.setText("1,000")
     with qtbot.waitSignal(panel.sig_run_ended, timeout=SWEEP_MS) as ended:
         view.run_button.click()
         assert not view.run_button.isEnabled() and not panel.start_button.isEnabled()
     assert ended.args == ["finished"]
-    rows = view.rows
-    assert [r.value for r in rows] == [250, 1000] and view.table.rowCount() == 2
+    assert len(view.rows) == 8 and view.table.rowCount() == 4
+    assert [a.settings for a in view.aggregates] == [
+        {"batch_size": 250, "lr": 0.001}, {"batch_size": 250, "lr": 0.01},
+        {"batch_size": 1000, "lr": 0.001}, {"batch_size": 1000, "lr": 0.01}]
     params = sum(p.numel() for p in _module("mlp").parameters())
-    assert {r.params for r in rows} == {params}
-    assert [r.inference_batch for r in rows] == [250, 1000]
-    assert all(0 < r.test_acc <= 1 and r.status == "finished" for r in rows)
-    assert view.run_button.isEnabled() and "Sweep finished: 2 runs" in view.status.text()
-    view.metric.setCurrentIndex(view.metric.findData("inference_ms_per_batch"))
-    x, y = view.curve.getData()
-    assert np.allclose(10 ** x if view.plot.getPlotItem().ctrl.logXCheck.isChecked() else x,
-                       [250, 1000])
-    assert np.allclose(y, [r.inference_ms_per_batch for r in rows])
+    assert {r.params for r in view.rows} == {params}
+    assert "± acc" in [view.table.horizontalHeaderItem(c).text()
+                       for c in range(view.table.columnCount())]
+    # the plot: one series per learning rate over batch size, error bars = sample std
+    series = dict((legend, (x, mean, std)) for legend, x, mean, std in view.series("test_acc"))
+    x, mean, std = series["lr 0.01"]
+    assert list(x) == [250, 1000]
+    accs = [r.test_acc for r in view.rows if r.settings == {"batch_size": 250, "lr": 0.01}]
+    assert mean[0] == pytest.approx(100 * statistics.mean(accs))
+    assert std[0] == pytest.approx(100 * statistics.stdev(accs))
+    assert len(view.error_bars) == 2
+    bars = view.error_bars[1].opts
+    assert np.allclose(bars["top"], std) and np.allclose(bars["y"], mean)
+    assert list(bars["x"]) == [0, 1]  # evenly spaced, ticks say the values
+    assert view.curves[1].getData()[1] == pytest.approx(mean)
+    assert "Sweep finished: 8 runs" in view.status.text()
     out = view.export_table(str(tmp_path / "sweep.csv"))
     parsed = list(csv.DictReader(open(out, encoding="utf-8")))
-    assert [int(r["value"]) for r in parsed] == [250, 1000]
-    assert int(parsed[0]["params"]) == params
+    assert [(r["batch_size"], r["lr"]) for r in parsed] == [
+        ("250", "0.001"), ("250", "0.01"), ("1000", "0.001"), ("1000", "0.01")]
+    assert int(parsed[0]["params"]) == params and parsed[0]["runs"] == "2/2"
+
+
+def test_stop_ends_a_pool_sweep_and_its_workers(qtbot, panel):
+    view = panel.experiments
+    panel.results_tabs.setCurrentWidget(view)
+    view.kind.setCurrentIndex(view.kind.findData("lr"))
+    view.values.setText("0.001, 0.002, 0.003, 0.004")
+    view.repeats.setValue(3)
+    view.executor.setCurrentIndex(view.executor.findData("pool"))
+    with qtbot.waitSignal(panel.sig_run_ended, timeout=SWEEP_MS) as ended:
+        view.run_button.click()
+        qtbot.waitUntil(lambda: "runs on pool" in view.status.text(), timeout=SWEEP_MS)
+        panel.stop()
+    assert ended.args == ["stopped"]
+    assert len(view.rows) < 12
+    qtbot.waitUntil(lambda: not [p for p in multiprocessing.active_children()
+                                 if p.name.startswith("Spawn")], timeout=10_000)
+    assert view.run_button.isEnabled()
 
 
 def _module(name):

@@ -174,7 +174,7 @@ def test_invalid_hyper_parameter_shows_message_beside_field(qtbot, panel, field,
 
 
 def test_generator_error_reaches_the_ui(qtbot, panel, monkeypatch):
-    def broken(network, folder, config, should_stop, should_pause):
+    def broken(network, folder, config, should_stop, should_pause, tensorboard=None):
         yield from ()
         raise RuntimeError("the data folder vanished")
     monkeypatch.setattr(panel_module, "run_events", broken)
@@ -336,3 +336,24 @@ def test_the_longest_progress_text_fits_inside_the_bar_at_1280x720(shown, monkey
     assert bar.fontMetrics().horizontalAdvance(text) + 16 <= bar.contentsRect().width()
     assert bar.isTextVisible() and bar.alignment() & Qt.AlignHCenter
     assert widget.shutdown(5000)
+
+
+def test_a_window_run_writes_tensorboard_logs_when_ticked(qtbot, panel, tmp_path):
+    """TensorBoard's own reader gives back the run's test accuracy per epoch."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    assert not panel.tensorboard_folder.isEnabled()
+    panel.tensorboard_box.setChecked(True)
+    assert panel.tensorboard_folder.isEnabled()
+    panel.tensorboard_folder.setText(str(tmp_path / "board"))
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.controller.is_running(), timeout=120_000)
+    (folder,) = (tmp_path / "board").iterdir()
+    assert folder.name.startswith("mlp-")
+    logs = EventAccumulator(str(folder))
+    logs.Reload()
+    record = panel.history[-1]
+    assert [s.value for s in logs.Scalars("accuracy/test")] == pytest.approx(
+        [e["test_acc"] if isinstance(e, dict) else e.test_acc for e in record.epochs])
+    panel.tensorboard_folder.setText("")
+    assert panel.read_tensorboard() is False and "folder" in panel.status_label.text()
