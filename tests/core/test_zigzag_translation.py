@@ -10,7 +10,7 @@ from core.dataflow.energy import EnergyCosts
 from core.dataflow.hierarchy import Hierarchy
 from core.dataflow.layer import Buffers, ConvLayer, PEArray
 from core.dataflow.mapper import search
-from core.dataflow.mapping import MapLevel, MapLoop, Mapping, dim_extents
+from core.dataflow.mapping import dim_extents
 from core.dataflow.mapping_eval import evaluate, validate
 from core.dataflow.zigzag import (DIM_TO_ZIGZAG, ZIGZAG_DIFFERENCES, mapping_from_zigzag, mapping_to_zigzag,
                                   zigzag_accelerator, zigzag_counts_as_ours, zigzag_layer)
