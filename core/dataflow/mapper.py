@@ -21,7 +21,7 @@ from core.common.errors import InputError
 from core.dataflow.dataflows import check_dataflow
 from core.dataflow.hierarchy import BUFFER, REGISTERS, Hierarchy
 from core.dataflow.layer import OPERANDS, ConvLayer
-from core.dataflow.mapping import LOOP_DIMS, RELEVANT, MapLevel, MapLoop, Mapping, dim_extents
+from core.dataflow.mapping import LOOP_DIMS, MapLevel, MapLoop, Mapping, dim_extents
 from core.dataflow.mapping_eval import MappingCost, evaluate, is_valid
 from core.dataflow.mapping_tiles import largest_tile
 

@@ -134,13 +134,20 @@ def _exact_factors(loops: list[tuple[str, float]], spatial: list[tuple[str, floa
 
 
 def _axis_assignments(spatial: list[tuple[str, int]], rows: int, cols: int):
-    """Ways to put the spatial loops on PE rows / cols (the product on each axis within its size)."""
-    for axes in itertools.product(("rows", "cols"), repeat=len(spatial)):
+    """Ways to put the spatial loops on PE rows / cols (the product on each axis within its size);
+    a loop may also be split over both axes (ZigZag unrolls one dim over both array dimensions)."""
+    options = []
+    for dim, f in spatial:
+        choice = [((dim, f, "rows"),), ((dim, f, "cols"),)]
+        choice += [((dim, a, "rows"), (dim, f // a, "cols")) for a in range(2, f) if f % a == 0]
+        options.append(choice)
+    for combo in itertools.product(*options):
+        loops = [loop for part in combo for loop in part]
         used = {"rows": 1, "cols": 1}
-        for (dim, f), axis in zip(spatial, axes):
+        for _dim, f, axis in loops:
             used[axis] *= f
         if used["rows"] <= rows and used["cols"] <= cols:
-            yield tuple(MapLoop(dim, f, axis) for (dim, f), axis in zip(spatial, axes))
+            yield tuple(MapLoop(dim, f, axis) for dim, f, axis in loops)
 
 
 def mapping_from_zigzag(report: dict, layer: ConvLayer, hierarchy) -> tuple[Mapping | None, str]:

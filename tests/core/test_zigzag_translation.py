@@ -10,7 +10,7 @@ from core.dataflow.energy import EnergyCosts
 from core.dataflow.hierarchy import Hierarchy
 from core.dataflow.layer import Buffers, ConvLayer, PEArray
 from core.dataflow.mapper import search
-from core.dataflow.mapping import MapLevel, MapLoop, Mapping, dim_extents
+from core.dataflow.mapping import dim_extents
 from core.dataflow.mapping_eval import evaluate, validate
 from core.dataflow.zigzag import (DIM_TO_ZIGZAG, ZIGZAG_DIFFERENCES, mapping_from_zigzag, mapping_to_zigzag,
                                   zigzag_accelerator, zigzag_counts_as_ours, zigzag_layer)
@@ -94,3 +94,16 @@ def test_zigzag_counts_are_read_in_our_terms():
 
 def test_every_difference_is_stated():
     assert len(ZIGZAG_DIFFERENCES) >= 6 and all(len(text) > 60 for text in ZIGZAG_DIFFERENCES)
+
+
+def test_an_unrolling_over_both_array_dimensions_is_split_over_rows_and_cols():
+    layer = ConvLayer(14, 14, 256, 1, 512, 2, 0)
+    hierarchy = Hierarchy(Buffers(1024, 1024, 256), PEArray(12, 14))
+    order = [["OX", 7], ["K", 4], ["OY", 7], ["K", 128], ["C", 2]]  # ZigZag: C 120 = 12 × 10 over D1 and D2
+    report = {"temporal": {op: [order[:2], order[2:]] for op in "OWI"},
+              "spatial": {op: [[["C", 120]], [], []] for op in "OWI"}}
+    mapping, _note = mapping_from_zigzag(report, layer, hierarchy)
+    assert mapping is not None and validate(mapping, layer, hierarchy) == []
+    spatial = mapping.level("buffer").spatial
+    assert {l.dim for l in spatial} == {"c"} and {l.spatial for l in spatial} == {"rows", "cols"}
+    assert spatial[0].factor * spatial[1].factor == 64  # the largest divisor of 256 within 120 that fits
