@@ -24,6 +24,7 @@ from core.dataflow import (COMMON_ASSUMPTIONS, DATAFLOW_NAMES, DATAFLOWS, LEVEL_
                            Buffers, ConvLayer, EnergyCosts, PEArray, analyse, build_nest,
                            build_trace, rank_dataflows)
 from core.dataflow.layer import require_int
+from core.dataflow.mapping_eval import is_valid
 from core.common.errors import InputError
 
 from gui.widgets.files import save_image
@@ -151,6 +152,7 @@ class DataflowPanel(QWidget):
         self.animated_mapping = None  # the mapping the animation plays (None: the dataflow)
         self.comparison = ComparisonWidget()
         self.comparison.sig_message.connect(self.sig_message)
+        self.comparison.mapped.sig_load.connect(self.show_best_mapping)
         self.tabs.addTab(self.comparison, "Comparison")
         self.systolic = SystolicPanel()
         self.systolic.sig_changed.connect(self._systolic_changed)
@@ -542,6 +544,7 @@ class DataflowPanel(QWidget):
         self.systolic.set_layer(state.layer)  # emits sig_changed → the comparison gets its group
         # The Mapping tab follows the layer; when it animates, its mapping replaces the nest above.
         self.mapping_tab.set_problem(state.layer, hierarchy_of(state))
+        self.comparison.mapped.set_problem(state.layer, self.mapping_tab.hierarchy)
         self.sig_state_changed.emit()
 
     def _show_animation(self, frames: TraceFrames, buffers: Buffers, stationary: str, summary: str) -> None:
@@ -572,6 +575,17 @@ class DataflowPanel(QWidget):
         self.player.set_frame_count(frames.n_frames, 0)
 
     # -- a mapping in the animation --------------------------------------------------------------
+    def show_best_mapping(self, mapping, dataflow: str = "") -> bool:
+        """Load ``mapping`` (a best mapping from the Comparison or Network tab) into the Mapping
+        tab and play it in the animation; False when it does not fit the tab's layer."""
+        tab = self.mapping_tab
+        if tab.layer is None or not is_valid(mapping, tab.layer, tab.hierarchy):
+            self.sig_message.emit("That mapping does not fit the lab's current layer and buffers")
+            return False
+        tab.load_mapping(mapping, f"Best {dataflow}".strip())  # plays it when Animate is on
+        tab.animate_box.setChecked(True)  # else this turns it on, which plays it
+        return True
+
     def animate_mapping(self, mapping) -> None:
         """Play ``mapping`` (from the Mapping tab) in the animation tab; None: the dataflow again."""
         self.animated_mapping = mapping
@@ -669,6 +683,7 @@ class DataflowPanel(QWidget):
         self.player.pause()
         self.systolic.player.pause()
         self.mapping_tab.shutdown()
+        self.comparison.mapped.shutdown()
         self.wait_idle(timeout_ms)
         self.mapping_jobs.wait_idle(timeout_ms)
 
