@@ -36,6 +36,7 @@ from gui.dataflow.comparison import ComparisonWidget
 from gui.dataflow.frames import STATIONARY, TraceFrames
 from gui.dataflow.mapping_animation import compute_mapping_animation, hierarchy_of
 from gui.dataflow.mapping_tab import MappingTab
+from gui.dataflow.network_tab import NetworkTab
 from gui.dataflow.systolic import SystolicPanel
 from gui.dataflow.views import (ALLOC_COLOR, READ_COLOR, WRITE_COLOR, BufferWidget, CountersWidget, LoopNestView,
                     OperandGridWidget)
@@ -122,9 +123,10 @@ class DataflowPanel(QWidget):
     sig_state_changed = Signal()
     sig_message = Signal(str)
 
-    def __init__(self, parent=None):
+    def __init__(self, design_source=None, parent=None):
         super().__init__(parent)
         self.state: LabState | None = None
+        self._pending_layer = None  # (layer, mapping) a Network-tab row asked to open
         self.anim_frames: TraceFrames | None = None
         self.anim_buffers: Buffers | None = None
         self.dataflow_summary = ""
@@ -157,6 +159,9 @@ class DataflowPanel(QWidget):
         self.systolic = SystolicPanel()
         self.systolic.sig_changed.connect(self._systolic_changed)
         self.tabs.addTab(self.systolic, "Systolic array")
+        self.network_tab = NetworkTab(design_source, lambda: self.mapping_tab.hierarchy if self.state else None)
+        self.network_tab.sig_message.connect(self.sig_message)
+        self.network_tab.sig_open_layer.connect(self.open_network_layer)
         self.notes = QTextBrowser()
         self.notes.setToolTip("What the counts assume, and which dataflow is best for these sizes")
         self.tabs.addTab(self.notes, "Assumptions")
@@ -166,6 +171,10 @@ class DataflowPanel(QWidget):
         self.tabs.setTabToolTip(2, "Every dataflow (and the systolic mode) on this layer: charts, table, export")
         self.tabs.setTabToolTip(3, "SCALE-Sim-compatible systolic array: the PEs cycle by cycle, utilisation")
         self.tabs.setTabToolTip(4, "The stated assumptions behind the chosen dataflow's counts")
+        self.tabs.addTab(self.network_tab, "Network")
+        self.tabs.setTabToolTip(5, "The Design workspace's network: the best mapping of every conv and "
+                                   "linear layer under each dataflow, per layer and in total")
+        self.sig_state_changed.connect(self._open_pending_layer)
         lay_out_form_and_tabs(self, form, self.tabs, 250)
         self.recompute()
 
@@ -574,6 +583,32 @@ class DataflowPanel(QWidget):
         self.player.set_markers(frames.reload_frames(stationary).tolist())
         self.player.set_frame_count(frames.n_frames, 0)
 
+    # -- a layer from the Network tab ---------------------------------------------------------------
+    def open_network_layer(self, name: str, layer: ConvLayer, mapping=None) -> bool:
+        """Put a network layer's sizes into the form (the buffers, PE array and costs stay, raised
+        only if the chosen dataflow's nest needs more); its best mapping, when given and still
+        valid, goes into the Mapping tab once the lab has computed the layer."""
+        for key in ("height", "width", "channels", "kernel", "filters", "stride", "padding"):
+            self._set_field(key, getattr(layer, key))
+        self._raise_buffers_to_minimum()
+        self._pending_layer = (layer, mapping)
+        self.tabs.setCurrentWidget(self.mapping_tab if mapping is not None else self.animation_page)
+        self.sig_message.emit(f"Opened {name} ({layer.describe()}) from the Network tab")
+        ok = self.recompute()
+        if ok and self.state is not None and self.state.layer == layer and not self.is_busy():
+            self._open_pending_layer()  # the lab shows this layer already
+        return ok
+
+    def _open_pending_layer(self) -> None:
+        if self._pending_layer is None or self.state is None:
+            return
+        layer, mapping = self._pending_layer
+        if self.state.layer != layer:
+            return
+        self._pending_layer = None
+        if mapping is not None:
+            self.show_best_mapping(mapping, "")
+
     # -- a mapping in the animation --------------------------------------------------------------
     def show_best_mapping(self, mapping, dataflow: str = "") -> bool:
         """Load ``mapping`` (a best mapping from the Comparison or Network tab) into the Mapping
@@ -684,6 +719,7 @@ class DataflowPanel(QWidget):
         self.systolic.player.pause()
         self.mapping_tab.shutdown()
         self.comparison.mapped.shutdown()
+        self.network_tab.shutdown()
         self.wait_idle(timeout_ms)
         self.mapping_jobs.wait_idle(timeout_ms)
 
