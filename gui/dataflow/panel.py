@@ -155,6 +155,8 @@ class DataflowPanel(QWidget):
         self.comparison = ComparisonWidget()
         self.comparison.sig_message.connect(self.sig_message)
         self.comparison.mapped.sig_load.connect(self.show_best_mapping)
+        # The Mapping tab's registers and memory bandwidth belong to the hierarchy compared too.
+        self.mapping_tab.sig_evaluated.connect(self._mapping_hierarchy_changed)
         self.tabs.addTab(self.comparison, "Comparison")
         self.systolic = SystolicPanel()
         self.systolic.sig_changed.connect(self._systolic_changed)
@@ -582,6 +584,11 @@ class DataflowPanel(QWidget):
         self.reload_box.blockSignals(False)
         self.player.set_markers(frames.reload_frames(stationary).tolist())
         self.player.set_frame_count(frames.n_frames, 0)
+
+    def _mapping_hierarchy_changed(self) -> None:
+        tab = self.mapping_tab
+        if self.state is not None and tab.layer == self.state.layer and tab.hierarchy is not None:
+            self.comparison.mapped.set_problem(tab.layer, tab.hierarchy)  # no-op when unchanged
 
     # -- a layer from the Network tab ---------------------------------------------------------------
     def open_network_layer(self, name: str, layer: ConvLayer, mapping=None) -> bool:

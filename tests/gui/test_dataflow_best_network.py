@@ -153,3 +153,13 @@ def test_network_without_design_says_so(qtbot, shown):
     assert not p.network_tab.run()
     assert "Design workspace" in p.network_tab.status.text()
     p.shutdown()
+
+
+def test_mapped_view_follows_the_mapping_tabs_registers(panel, qtbot):
+    mapped = show_mapped(qtbot, panel)
+    panel.mapping_tab.registers_box.setChecked(True)
+    qtbot.waitUntil(lambda: mapped.problem[1].registers is not None and mapped.ranking is not None
+                    and not mapped.is_running() and mapped._current(), timeout=30_000)
+    assert mapped.problem[1] == panel.mapping_tab.hierarchy
+    best = mapped.ranking.entry(mapped.ranking.best)
+    assert [level.name for level in best.best.levels] == list(panel.mapping_tab.hierarchy.level_names)
