@@ -665,7 +665,9 @@ class DataflowPanel(QWidget):
             for level in e.accesses)
         return (f"<h3>{html.escape(result.name.capitalize())} — {html.escape(state.layer.describe())}</h3>"
                 f"<p><b>Which dataflow minimises accesses for these sizes?</b><br>"
-                f"{html.escape(state.ranking.explanation())}</p>"
+                f"{html.escape(state.ranking.explanation())} This verdict compares the textbook "
+                "nests; the Comparison tab's default view compares the mapper's best mapping "
+                "within each dataflow instead (best against best).</p>"
                 f"<p><b>Tiles</b>: {', '.join(f'{d} {t}' for d, t in result.nest.tiles().items())}; buffers {state.buffers.input}/"
                 f"{state.buffers.weight}/{state.buffers.output} elements; {result.policy} policy.</p>"
                 "<p><b>Assumptions of this dataflow</b></p><ul>"
