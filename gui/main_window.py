@@ -131,7 +131,7 @@ class MainWindow(QMainWindow):
 
     def _build_dataflow(self) -> None:
         from gui.dataflow import DataflowPanel
-        self.dataflow_panel = DataflowPanel()
+        self.dataflow_panel = DataflowPanel(self.current_network)
         self.dataflow_panel.sig_message.connect(self.show_message)
         self.add_workspace("Dataflow", self.dataflow_panel)
 

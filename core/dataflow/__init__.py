@@ -3,7 +3,8 @@ SCALE-Sim-compatible systolic model, and mappings (per-level loop orders, tile f
 unrolling, bypass) with validation, closed-form counts, a step-by-step oracle and textbook nests.
 
 Imports only core.common (numpy, no torch); network_layers also reads core.graph designs.
-The mapper (mapper.search, network.map_network) is imported from its modules.
+The mapper (mapper.search, network.map_network, ranking_mapped.rank_mapped) is imported from
+its modules.
 
 Typical use::
 

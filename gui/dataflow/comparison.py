@@ -1,5 +1,7 @@
 """All dataflows (and the systolic mode) on the same layer: bar charts of memory accesses per
-operand and of energy by level, the table behind them, and their CSV/Markdown/LaTeX/PNG export."""
+operand and of energy by level, the table behind them, and their CSV/Markdown/LaTeX/PNG export
+(the "textbook nests" view); and, by default, the mapper's best mapping within each dataflow
+beside its textbook nest (gui.dataflow.mapped_comparison), whose verdict compares best against best."""
 
 from __future__ import annotations
 
@@ -7,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QSplitter, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
+                               QLabel, QSplitter, QStackedWidget, QTableWidget, QTableWidgetItem,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from core.dataflow import (DATAFLOW_NAMES, DATAFLOWS, LEVEL_NAMES, LEVELS, EnergyCosts,
                            energy_breakdown)
@@ -18,6 +20,7 @@ from core.common.tables import Table, render
 from gui.widgets.files import save_image, write_atomic
 from gui.widgets.plots import plain_axes
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
+from gui.dataflow.mapped_comparison import MappedComparisonView
 
 OPERAND_SERIES = (("input reads", "#1c7ed6"), ("weight reads", "#2f9e44"),
                   ("psum reads", "#ae3ec9"), ("output writes", "#e8590c"))
@@ -97,9 +100,11 @@ def comparison_table(rows: list[ComparisonRow], title: str = "") -> Table:
 
 
 class ComparisonWidget(QWidget):
-    """Two bar charts (one bar group per dataflow), the table and export buttons."""
+    """A choice of figures: the mapper's best per dataflow (``mapped``, the default) or the
+    textbook nests (two bar charts, one bar group per dataflow, the table and export buttons)."""
 
     sig_message = Signal(str)
+    MODES = (("mapped", "mapper's best per dataflow"), ("textbook", "textbook nests"))
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -158,15 +163,45 @@ class ComparisonWidget(QWidget):
         bar.addWidget(self.status, 1)
         bar.addWidget(self.btn_table)
         bar.addWidget(self.btn_png)
+        self.textbook_page = QWidget()
+        textbook = QVBoxLayout(self.textbook_page)
+        textbook.setContentsMargins(0, 0, 0, 0)
+        textbook.addWidget(self.explanation)
+        textbook.addWidget(body, 1)
+        textbook.addLayout(bar)
+        self.mapped = MappedComparisonView()
+        self.mapped.sig_message.connect(self.sig_message)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.mapped)
+        self.pages.addWidget(self.textbook_page)
+        self.mode_box = QComboBox()
+        for key, text in self.MODES:
+            self.mode_box.addItem(text, key)
+        self.mode_box.setToolTip("Compare the dataflows by the mapper's best mapping within each (best "
+                                 "against best, the default) or by their hand-count textbook nests")
+        self.mode_box.currentIndexChanged.connect(self._mode_changed)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("compare"))
+        top.addWidget(self.mode_box)
+        top.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(self.explanation)
-        layout.addWidget(body, 1)
-        layout.addLayout(bar)
+        layout.addLayout(top)
+        layout.addWidget(self.pages, 1)
         self.access_bars = []
         self.energy_bars = []
 
     # -- data -------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self.mode_box.currentData()
+
+    def set_mode(self, mode: str) -> None:
+        self.mode_box.setCurrentIndex(self.mode_box.findData(mode))
+
+    def _mode_changed(self, index: int) -> None:
+        self.pages.setCurrentIndex(index)  # showing the mapped view starts its search if due
+
     def set_data(self, ranking, systolic=None, title: str = "", costs=None) -> None:
         self.ranking, self.title, self.costs = ranking, title, costs
         self.explanation.setText(ranking.explanation())

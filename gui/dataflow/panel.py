@@ -24,6 +24,7 @@ from core.dataflow import (COMMON_ASSUMPTIONS, DATAFLOW_NAMES, DATAFLOWS, LEVEL_
                            Buffers, ConvLayer, EnergyCosts, PEArray, analyse, build_nest,
                            build_trace, rank_dataflows)
 from core.dataflow.layer import require_int
+from core.dataflow.mapping_eval import is_valid
 from core.common.errors import InputError
 
 from gui.widgets.files import save_image
@@ -35,6 +36,7 @@ from gui.dataflow.comparison import ComparisonWidget
 from gui.dataflow.frames import STATIONARY, TraceFrames
 from gui.dataflow.mapping_animation import compute_mapping_animation, hierarchy_of
 from gui.dataflow.mapping_tab import MappingTab
+from gui.dataflow.network_tab import NetworkTab
 from gui.dataflow.systolic import SystolicPanel
 from gui.dataflow.views import (ALLOC_COLOR, READ_COLOR, WRITE_COLOR, BufferWidget, CountersWidget, LoopNestView,
                     OperandGridWidget)
@@ -121,9 +123,10 @@ class DataflowPanel(QWidget):
     sig_state_changed = Signal()
     sig_message = Signal(str)
 
-    def __init__(self, parent=None):
+    def __init__(self, design_source=None, parent=None):
         super().__init__(parent)
         self.state: LabState | None = None
+        self._pending_layer = None  # (layer, mapping) a Network-tab row asked to open
         self.anim_frames: TraceFrames | None = None
         self.anim_buffers: Buffers | None = None
         self.dataflow_summary = ""
@@ -151,10 +154,16 @@ class DataflowPanel(QWidget):
         self.animated_mapping = None  # the mapping the animation plays (None: the dataflow)
         self.comparison = ComparisonWidget()
         self.comparison.sig_message.connect(self.sig_message)
+        self.comparison.mapped.sig_load.connect(self.show_best_mapping)
+        # The Mapping tab's registers and memory bandwidth belong to the hierarchy compared too.
+        self.mapping_tab.sig_evaluated.connect(self._mapping_hierarchy_changed)
         self.tabs.addTab(self.comparison, "Comparison")
         self.systolic = SystolicPanel()
         self.systolic.sig_changed.connect(self._systolic_changed)
         self.tabs.addTab(self.systolic, "Systolic array")
+        self.network_tab = NetworkTab(design_source, lambda: self.mapping_tab.hierarchy if self.state else None)
+        self.network_tab.sig_message.connect(self.sig_message)
+        self.network_tab.sig_open_layer.connect(self.open_network_layer)
         self.notes = QTextBrowser()
         self.notes.setToolTip("What the counts assume, and which dataflow is best for these sizes")
         self.tabs.addTab(self.notes, "Assumptions")
@@ -164,6 +173,10 @@ class DataflowPanel(QWidget):
         self.tabs.setTabToolTip(2, "Every dataflow (and the systolic mode) on this layer: charts, table, export")
         self.tabs.setTabToolTip(3, "SCALE-Sim-compatible systolic array: the PEs cycle by cycle, utilisation")
         self.tabs.setTabToolTip(4, "The stated assumptions behind the chosen dataflow's counts")
+        self.tabs.addTab(self.network_tab, "Network")
+        self.tabs.setTabToolTip(5, "The Design workspace's network: the best mapping of every conv and "
+                                   "linear layer under each dataflow, per layer and in total")
+        self.sig_state_changed.connect(self._open_pending_layer)
         lay_out_form_and_tabs(self, form, self.tabs, 250)
         self.recompute()
 
@@ -542,6 +555,7 @@ class DataflowPanel(QWidget):
         self.systolic.set_layer(state.layer)  # emits sig_changed → the comparison gets its group
         # The Mapping tab follows the layer; when it animates, its mapping replaces the nest above.
         self.mapping_tab.set_problem(state.layer, hierarchy_of(state))
+        self.comparison.mapped.set_problem(state.layer, self.mapping_tab.hierarchy)
         self.sig_state_changed.emit()
 
     def _show_animation(self, frames: TraceFrames, buffers: Buffers, stationary: str, summary: str) -> None:
@@ -571,7 +585,49 @@ class DataflowPanel(QWidget):
         self.player.set_markers(frames.reload_frames(stationary).tolist())
         self.player.set_frame_count(frames.n_frames, 0)
 
+    def _mapping_hierarchy_changed(self) -> None:
+        tab = self.mapping_tab
+        if self.state is not None and tab.layer == self.state.layer and tab.hierarchy is not None:
+            self.comparison.mapped.set_problem(tab.layer, tab.hierarchy)  # no-op when unchanged
+
+    # -- a layer from the Network tab ---------------------------------------------------------------
+    def open_network_layer(self, name: str, layer: ConvLayer, mapping=None) -> bool:
+        """Put a network layer's sizes into the form (the buffers, PE array and costs stay, raised
+        only if the chosen dataflow's nest needs more); its best mapping, when given and still
+        valid, goes into the Mapping tab once the lab has computed the layer."""
+        for key in ("height", "width", "channels", "kernel", "filters", "stride", "padding"):
+            self._set_field(key, getattr(layer, key))
+        self._raise_buffers_to_minimum()
+        self._pending_layer = (layer, mapping)
+        self.tabs.setCurrentWidget(self.mapping_tab if mapping is not None else self.animation_page)
+        self.sig_message.emit(f"Opened {name} ({layer.describe()}) from the Network tab")
+        ok = self.recompute()
+        if ok and self.state is not None and self.state.layer == layer and not self.is_busy():
+            self._open_pending_layer()  # the lab shows this layer already
+        return ok
+
+    def _open_pending_layer(self) -> None:
+        if self._pending_layer is None or self.state is None:
+            return
+        layer, mapping = self._pending_layer
+        if self.state.layer != layer:
+            return
+        self._pending_layer = None
+        if mapping is not None:
+            self.show_best_mapping(mapping, "")
+
     # -- a mapping in the animation --------------------------------------------------------------
+    def show_best_mapping(self, mapping, dataflow: str = "") -> bool:
+        """Load ``mapping`` (a best mapping from the Comparison or Network tab) into the Mapping
+        tab and play it in the animation; False when it does not fit the tab's layer."""
+        tab = self.mapping_tab
+        if tab.layer is None or not is_valid(mapping, tab.layer, tab.hierarchy):
+            self.sig_message.emit("That mapping does not fit the lab's current layer and buffers")
+            return False
+        tab.load_mapping(mapping, f"Best {dataflow}".strip())  # plays it when Animate is on
+        tab.animate_box.setChecked(True)  # else this turns it on, which plays it
+        return True
+
     def animate_mapping(self, mapping) -> None:
         """Play ``mapping`` (from the Mapping tab) in the animation tab; None: the dataflow again."""
         self.animated_mapping = mapping
@@ -609,7 +665,9 @@ class DataflowPanel(QWidget):
             for level in e.accesses)
         return (f"<h3>{html.escape(result.name.capitalize())} — {html.escape(state.layer.describe())}</h3>"
                 f"<p><b>Which dataflow minimises accesses for these sizes?</b><br>"
-                f"{html.escape(state.ranking.explanation())}</p>"
+                f"{html.escape(state.ranking.explanation())} This verdict compares the textbook "
+                "nests; the Comparison tab's default view compares the mapper's best mapping "
+                "within each dataflow instead (best against best).</p>"
                 f"<p><b>Tiles</b>: {', '.join(f'{d} {t}' for d, t in result.nest.tiles().items())}; buffers {state.buffers.input}/"
                 f"{state.buffers.weight}/{state.buffers.output} elements; {result.policy} policy.</p>"
                 "<p><b>Assumptions of this dataflow</b></p><ul>"
@@ -669,6 +727,8 @@ class DataflowPanel(QWidget):
         self.player.pause()
         self.systolic.player.pause()
         self.mapping_tab.shutdown()
+        self.comparison.mapped.shutdown()
+        self.network_tab.shutdown()
         self.wait_idle(timeout_ms)
         self.mapping_jobs.wait_idle(timeout_ms)
 

@@ -78,6 +78,14 @@ def test_every_dataflow_tab_fits_1280x720(small_window, qtbot):
             (panel.tabs.tabText(index), need.toTuple(), view.toTuple())
         assert not holder.horizontalScrollBar().isVisible()
         assert (win.width(), win.height()) == SMALL
+    panel.tabs.setCurrentWidget(panel.network_tab)  # filled with the design's table, still no scroll bar
+    assert panel.network_tab.run()
+    qtbot.waitUntil(lambda: panel.network_tab.result is not None and not panel.network_tab.is_running(),
+                    timeout=30_000)
+    settle(qtbot)
+    need = panel.minimumSizeHint()
+    assert need.width() <= holder.viewport().width() and need.height() <= holder.viewport().height()
+    assert not holder.horizontalScrollBar().isVisible() and (win.width(), win.height()) == SMALL
     panel.tabs.setCurrentWidget(panel.mapping_tab)
     settle(qtbot)
     editor = panel.mapping_tab.editor
