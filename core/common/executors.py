@@ -1,14 +1,20 @@
-"""Where sweep points train: ``inline`` (this process, one after another), ``pool`` (a local
-process pool, the default: spawned workers, each with its share of the cores) or ``ray``
-(a Ray cluster: ``ray://HOST:PORT``, a GCS address HOST:PORT, or "local" to start one here).
+"""Where independent tasks run: ``inline`` (this process, one after another), ``pool`` (a
+local process pool: spawned workers, each with its share of the cores and its thread
+variables set before any numeric library loads) or ``ray`` (a Ray cluster: ``ray://HOST:PORT``,
+a GCS address HOST:PORT, or "local" to start one here).
 
-Every executor takes core.training.sweeps PointTasks and yields, as points finish (not in
-task order), ``Outcome(index, result, attempts)`` — result a PointResult, the one-line
-message of the last failure once ``retries`` more attempts have failed too, or None when
-stopped — and ``Retry(index, attempt, message)`` before each retry. A point's numbers do
-not depend on the executor: each task carries its seed and its torch thread count.
+A run is a ``Job`` — a module-level ``function(task, context, should_stop)`` and the
+``context`` every task shares (given to each worker once; ``prepare`` turns it back into what
+the function takes there) — and a list of picklable tasks, each with an ``index``. Every
+executor yields, as tasks finish (not in task order), ``Outcome(index, result, attempts)`` —
+the function's result, or the one-line message of the last failure once ``retries`` more
+attempts have failed too — and ``Retry(index, attempt, message)`` before each retry; a stop
+ends the run (the pool's workers are terminated, Ray's tasks cancelled). A task's result must
+not depend on the executor: it carries everything it needs, its seed included.
 
-Ray is imported lazily and only by RayExecutor (the optional ``cluster`` extra).
+Used by core.training (sweeps, core/training/executors.py adds the training jobs) and
+core.dataflow (the whole-network mapper). Ray is imported lazily, only by RayExecutor (the
+optional ``cluster`` extra). Imports nothing of the engine but core.common.errors.
 """
 
 from __future__ import annotations
@@ -29,10 +35,25 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the core package
 
 
+def _never() -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every task of a run shares: ``function(task, context, should_stop)`` (module level,
+    so that it pickles by name), the ``context`` and, for workers in other processes,
+    ``prepare(context)`` that rebuilds it there (None: use it as it is)."""
+
+    function: Callable
+    context: object = None
+    prepare: Callable | None = None
+
+
 @dataclass(frozen=True)
 class Outcome:
     index: int
-    result: object  # PointResult, a failure message (str), or None when stopped
+    result: object  # the task's result, a failure message (str), or None when stopped
     attempts: int
 
 
@@ -43,32 +64,37 @@ class Retry:
     message: str
 
 
-def pack(data) -> dict:
-    """MnistData as plain arrays (it holds a lock and tensor cache that do not pickle)."""
-    return {"train_images": data.train_images, "train_labels": data.train_labels,
-            "test_images": data.test_images, "test_labels": data.test_labels,
-            "source": data.source, "kind": data.kind}
-
-
-def unpack(packed: dict):
-    from core.training.data import MnistData
-    return MnistData(**packed)
-
-
-def _brief(exc: BaseException) -> str:
+def brief(exc: BaseException) -> str:
+    """``Type: first line`` of an exception (what a failed task reports)."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_choice(name: str, cluster: str | None = None, retries: int = DEFAULT_RETRIES,
+                 allowed: tuple[str, ...] = EXECUTORS) -> None:
+    """InputError naming the field and what is allowed, for an executor name, a cluster
+    given without ray, or a retry count out of range."""
+    if name not in allowed:
+        raise InputError(f"executor {name!r} is not allowed: use one of {', '.join(allowed)}")
+    if cluster and name != "ray":
+        raise InputError(f"--cluster needs --executor ray (not {name})")
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
+        raise InputError(f"retries {retries!r} is not allowed: use a whole number from 0 to 10")
 
 
 def make_executor(name: str, cluster: str | None = None, workers: int | None = None,
                   threads: int = 1, retries: int = DEFAULT_RETRIES):
     """The executor called ``name`` (InputError naming what is allowed otherwise)."""
-    if name not in EXECUTORS:
-        raise InputError(f"executor {name!r} is not allowed: use one of {', '.join(EXECUTORS)}")
-    if cluster and name != "ray":
-        raise InputError(f"--cluster needs --executor ray (not {name})")
-    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 10:
-        raise InputError(f"retries {retries!r} is not allowed: use a whole number from 0 to 10")
+    check_choice(name, cluster, retries)
     if name == "inline":
         return InlineExecutor(retries)
     if name == "pool":
@@ -80,7 +106,7 @@ def make_executor(name: str, cluster: str | None = None, workers: int | None = N
 # Inline
 # ---------------------------------------------------------------------------------------
 class InlineExecutor:
-    """Points one after another in this process (a stop is seen before every batch)."""
+    """Tasks one after another in this process (the job's function sees the stop flag)."""
 
     name = "inline"
 
@@ -90,20 +116,19 @@ class InlineExecutor:
     def workers_for(self, tasks: int) -> int:
         return 1
 
-    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False
-            ) -> Iterator[Outcome | Retry]:
-        from core.training.sweep_points import run_point
+    def run_job(self, job: Job, tasks, should_stop: Callable[[], bool] = _never
+                ) -> Iterator[Outcome | Retry]:
         for task in tasks:
             if should_stop():
                 return
             for attempt in range(1, self.retries + 2):
                 try:
-                    result = run_point(task, data, should_stop)
+                    result = job.function(task, job.context, should_stop)
                 except Exception as exc:  # noqa: BLE001 - reported, then retried
                     if attempt > self.retries:
-                        yield Outcome(task.index, _brief(exc), attempt)
+                        yield Outcome(task.index, brief(exc), attempt)
                         break
-                    yield Retry(task.index, attempt, _brief(exc))
+                    yield Retry(task.index, attempt, brief(exc))
                     continue
                 yield Outcome(task.index, result, attempt)
                 break
@@ -114,39 +139,39 @@ class InlineExecutor:
 # ---------------------------------------------------------------------------------------
 # Local process pool
 # ---------------------------------------------------------------------------------------
-_WORKER_DATA = None
+_WORKER_JOB: Job | None = None  # in a pool worker: the job, its context prepared
 
 
-def _init_worker(threads: int, data) -> None:
-    """In each spawned worker: thread variables before torch is imported, then torch's
-    thread count, and the data kept for every task of this worker."""
-    global _WORKER_DATA
+def _init_worker(threads: int, job: Job) -> None:
+    """In each spawned worker: the thread variables before any numeric library is imported,
+    then the job with its context prepared once for every task of this worker."""
+    global _WORKER_JOB
     for variable in THREAD_VARIABLES:
         os.environ[variable] = str(threads)
-    import torch
-    torch.set_num_threads(threads)
-    _WORKER_DATA = unpack(data)
+    context = job.prepare(job.context) if job.prepare is not None else job.context
+    _WORKER_JOB = Job(job.function, context)
 
 
-def _pool_point(task):
-    from core.training.sweep_points import run_point
-    return os.getpid(), run_point(task, _WORKER_DATA)
+def _pool_task(task):
+    return _WORKER_JOB.function(task, _WORKER_JOB.context, _never)
+
+
+def check_workers(workers) -> None:
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or not 1 <= workers <= 256):
+        raise InputError(f"workers {workers!r} is not allowed: use a whole number from 1 to 256")
 
 
 class PoolExecutor:
     """A spawned local process pool of ``workers`` processes (default: cores // threads),
-    each running torch on ``threads`` threads. A worker that dies (killed, out of memory)
-    breaks the pool: it is rebuilt and the points that were in flight are retried."""
+    each with ``threads`` threads. A worker that dies (killed, out of memory) breaks the
+    pool: it is rebuilt and the tasks that were in flight are retried."""
 
     name = "pool"
 
     def __init__(self, workers: int | None = None, threads: int = 1,
                  retries: int = DEFAULT_RETRIES):
-        from core.training.sweep_points import cores
-        if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                    or not 1 <= workers <= 256):
-            raise InputError(f"workers {workers!r} is not allowed: use a whole number from 1 "
-                             f"to 256")
+        check_workers(workers)
         self.threads = threads
         self.workers = workers or max(1, cores() // max(1, threads))
         self.retries = retries
@@ -160,23 +185,22 @@ class PoolExecutor:
         pool = self._pool
         return list(getattr(pool, "_processes", {}).values()) if pool is not None else []
 
-    def _start(self, count: int, data):
+    def _start(self, count: int, job: Job):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         self._pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init_worker,
-                                         initargs=(self.threads, pack(data)))
+                                         initializer=_init_worker, initargs=(self.threads, job))
         return self._pool
 
-    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False
-            ) -> Iterator[Outcome | Retry]:
+    def run_job(self, job: Job, tasks, should_stop: Callable[[], bool] = _never
+                ) -> Iterator[Outcome | Retry]:
         from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
         if not tasks:
             return
         attempts = {t.index: 0 for t in tasks}
         waiting = list(tasks)
-        pool = self._start(self.workers_for(len(tasks)), data)
+        pool = self._start(self.workers_for(len(tasks)), job)
         running = {}
         try:
             while waiting or running:
@@ -184,14 +208,14 @@ class PoolExecutor:
                     return
                 for task in waiting:
                     attempts[task.index] += 1
-                    running[pool.submit(_pool_point, task)] = task
+                    running[pool.submit(_pool_task, task)] = task
                 waiting = []
                 finished, _ = wait(list(running), timeout=POLL_S, return_when=FIRST_COMPLETED)
                 broken = False
                 for future in finished:
                     task = running.pop(future)
                     try:
-                        _, result = future.result()
+                        result = future.result()
                     except BrokenProcessPool as exc:
                         broken = True
                         yield from self._failed(task, attempts, exc, waiting)
@@ -207,12 +231,12 @@ class PoolExecutor:
                                                 BrokenProcessPool("a worker died"), waiting)
                     self._shutdown(kill=True)
                     if waiting:
-                        pool = self._start(self.workers_for(len(waiting)), data)
+                        pool = self._start(self.workers_for(len(waiting)), job)
         finally:
             self._shutdown(kill=bool(running) or should_stop())
 
     def _failed(self, task, attempts: dict, exc: BaseException, waiting: list):
-        message = _brief(exc)
+        message = brief(exc)
         if attempts[task.index] > self.retries:
             yield Outcome(task.index, message, attempts[task.index])
         else:
@@ -221,7 +245,7 @@ class PoolExecutor:
 
     def _shutdown(self, kill: bool) -> None:
         """End the pool; with ``kill``, terminate its workers now (a stop must not wait
-        for the points in flight)."""
+        for the tasks in flight)."""
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -235,7 +259,7 @@ class PoolExecutor:
 # ---------------------------------------------------------------------------------------
 # Ray
 # ---------------------------------------------------------------------------------------
-def _check_reachable(address: str) -> None:
+def check_reachable(address: str) -> None:
     """A quick TCP look at HOST:PORT (after any ray://), so that a wrong address fails in
     seconds rather than after Ray Client's own retries."""
     import socket
@@ -251,21 +275,24 @@ def _check_reachable(address: str) -> None:
             from None
 
 
+
 def ray_missing() -> bool:
     import importlib.util
     return importlib.util.find_spec("ray") is None
 
 
-def _ray_point(task, data):
-    """The Ray task: one point on ``task.config.threads`` CPUs of a Ray worker."""
-    import torch
-    torch.set_num_threads(task.config.threads)
-    from core.training.sweep_points import run_point
-    return run_point(task, unpack(data))
+def ray_install_message(executor_option: str = "--executor ray") -> str:
+    return (f"{executor_option} needs Ray: install with `pip install -e \".[cluster]\"` "
+            f"(or `pip install ray`)")
+
+
+def _ray_point(task, function, prepare, context):
+    """The Ray task (its workers' process title is ray::_ray_point): one task on its CPUs."""
+    return function(task, prepare(context) if prepare is not None else context, _never)
 
 
 class RayExecutor:
-    """Points as Ray tasks, each asking for ``threads`` CPUs (Ray sets OMP_NUM_THREADS to
+    """Tasks as Ray tasks, each asking for ``threads`` CPUs (Ray sets OMP_NUM_THREADS to
     that too); Ray retries a task whose worker died or that raised, ``retries`` times.
     ``cluster``: "local" starts a Ray instance in this process's session, "ray://HOST:PORT"
     connects through Ray Client, HOST:PORT joins a cluster's GCS directly. Workers must be
@@ -276,8 +303,7 @@ class RayExecutor:
     def __init__(self, cluster: str = "local", threads: int = 1,
                  retries: int = DEFAULT_RETRIES):
         if ray_missing():
-            raise InputError("--executor ray needs Ray: install with `pip install -e "
-                             "\".[cluster]\"` (or `pip install ray`)")
+            raise InputError(ray_install_message())
         self.cluster = str(cluster).strip() or "local"
         self.threads = threads
         self.retries = retries
@@ -297,22 +323,21 @@ class RayExecutor:
             [ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}}
         try:
             if self.cluster == "local":
-                from core.training.sweep_points import cores
                 ray.init(num_cpus=cores(), include_dashboard=False, runtime_env=env,
                          log_to_driver=False, configure_logging=False)
                 self.started_here = True
             else:
-                _check_reachable(self.cluster)
+                check_reachable(self.cluster)
                 ray.init(address=self.cluster, runtime_env=env, log_to_driver=False,
                          configure_logging=False)
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - ConnectionError, ray's own errors
-            raise InputError(f"cannot reach Ray cluster {self.cluster}: {_brief(exc)}") \
+            raise InputError(f"cannot reach Ray cluster {self.cluster}: {brief(exc)}") \
                 from None
 
-    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False
-            ) -> Iterator[Outcome | Retry]:
+    def run_job(self, job: Job, tasks, should_stop: Callable[[], bool] = _never
+                ) -> Iterator[Outcome | Retry]:
         if not tasks:
             return
         import ray
@@ -320,8 +345,9 @@ class RayExecutor:
         remote = ray.remote(_ray_point).options(num_cpus=self.threads,
                                                  max_retries=self.retries,
                                                  retry_exceptions=True)
-        data_ref = ray.put(pack(data))
-        running = {remote.remote(task, data_ref): task for task in tasks}
+        context_ref = ray.put(job.context)
+        running = {remote.remote(task, job.function, job.prepare, context_ref): task
+                   for task in tasks}
         try:
             while running:
                 if should_stop():
@@ -332,7 +358,7 @@ class RayExecutor:
                     try:
                         result = ray.get(ref)
                     except Exception as exc:  # noqa: BLE001 - after Ray's own retries
-                        yield Outcome(task.index, _brief(exc), self.retries + 1)
+                        yield Outcome(task.index, brief(exc), self.retries + 1)
                         continue
                     yield Outcome(task.index, result, 1)
         finally:
@@ -345,4 +371,3 @@ class RayExecutor:
         if ray.is_initialized():
             ray.shutdown()
         self.started_here = False
-
