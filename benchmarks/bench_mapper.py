@@ -12,7 +12,10 @@ median unconstrained search of a layer takes more than 3 CPU seconds.
 after another (no executor) against a local process pool (core.common.executors, --workers,
 default one per core), alternating the two --rounds times so that the shared machine's load
 falls on both alike; prints each round, the medians and the ratio inline / pool, and checks
-that both gave the same table. Usage:
+that both gave the same table. Each round also times the machine's ceiling: a pure-Python
+loop run once per worker, one after another against all at once on a pool of as many
+spawned workers — on a machine whose cores are busy with other work that speed-up is
+below the worker count, and the mapper's cannot beat it. Usage:
 
     .venv/bin/python benchmarks/bench_mapper.py [--quick]
     .venv/bin/python benchmarks/bench_mapper.py --executors [--rounds 3] [--workers N] [--dataflows any]
@@ -90,11 +93,33 @@ def _same(a, b) -> bool:
     return da == db
 
 
+def _spin(n: int = 10_000_000) -> int:
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def ceiling(workers: int) -> float:
+    """Speed-up of ``workers`` spins on a spawned pool over the same spins one after another."""
+    import multiprocessing
+    start = time.perf_counter()
+    for _ in range(workers):
+        _spin()
+    serial = time.perf_counter() - start
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pool.map(_spin, [10] * workers)  # started before the clock, as the pool's tasks are not
+        start = time.perf_counter()
+        pool.map(_spin, [10_000_000] * workers)
+        parallel = time.perf_counter() - start
+    return serial / parallel
+
+
 def compare_executors(rounds: int, workers: int | None, dataflows: tuple[str, ...]) -> int:
     """ResNet-18 inline vs pool, alternating; exit 1 if the tables differ."""
     design = load_preset("resnet18")
     workers = workers or cores()
-    inline_s, pool_s, reference, same = [], [], None, True
+    inline_s, pool_s, ceilings, reference, same = [], [], [], None, True
     print(f"ResNet-18, dataflows {','.join(dataflows)}, {cores()} cores, pool of {workers} workers")
     for r in range(1, rounds + 1):
         table, wall, _ = timed(lambda: map_network(design, HIERARCHY, "energy", dataflows))
@@ -105,10 +130,13 @@ def compare_executors(rounds: int, workers: int | None, dataflows: tuple[str, ..
                                                      executor=PoolExecutor(workers=workers)))
         pool_s.append(pwall)
         same = same and _same(pooled, reference)
-        print(f"round {r}: inline {wall:6.1f} s   pool {pwall:6.1f} s   ({table.searches} searches)")
+        ceilings.append(ceiling(workers))
+        print(f"round {r}: inline {wall:6.1f} s   pool {pwall:6.1f} s   ({table.searches} searches)   "
+              f"machine ceiling {ceilings[-1]:.2f}×")
     ratio = statistics.median(inline_s) / statistics.median(pool_s)
     print(f"median inline {statistics.median(inline_s):.1f} s, pool {statistics.median(pool_s):.1f} s; "
-          f"inline / pool = {ratio:.2f}; tables equal: {same}")
+          f"inline / pool = {ratio:.2f} (the machine's ceiling: {statistics.median(ceilings):.2f}×); "
+          f"tables equal: {same}")
     return 0 if same else 1
 
 

@@ -115,3 +115,19 @@ def test_cli_bad_executor_options_are_one_line(argv, fragment, capsys):
     assert main(["dataflow", *argv]) == 2
     err = capsys.readouterr().err
     assert fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_search_that_keeps_failing_is_retried_then_its_row_says_why(monkeypatch):
+    from core.dataflow import network
+    calls = []
+
+    def broken(task, _context=None, stop=None):
+        calls.append(task.index)
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(network, "search_task", broken)
+    table = map_network(load_preset("lenet5"), HIERARCHY, "energy", ("ws",), executor=InlineExecutor(retries=1))
+    assert len(calls) == 2 * table.searches  # every search tried twice
+    assert table.rows and all(r.result is None and r.error == "search failed: RuntimeError: worker lost"
+                              for r in table.rows)
+    assert table.totals()["ws"]["energy"] is None and not table.stopped
