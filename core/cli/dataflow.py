@@ -15,6 +15,9 @@ from core.dataflow.hierarchy import Hierarchy
 from core.dataflow.mapper import OBJECTIVES
 from core.dataflow.network import NETWORK_DATAFLOWS
 from core.common.errors import InputError
+from core.common.executors import EXECUTORS
+
+NETWORK_EXECUTOR = "inline"  # see --executor's help and the README's Command line
 
 DEFAULT_BUFFERS = (1024, 1024, 256)  # elements: input, weight, output
 
@@ -66,6 +69,15 @@ def _register_dataflow(subparsers) -> None:
     p.add_argument("--dataflows", default=",".join(NETWORK_DATAFLOWS), metavar="LIST",
                    help="with MODEL: dataflows to tabulate, comma-separated, 'any' = unconstrained "
                         "(default %(default)s)")
+    p.add_argument("--executor", choices=EXECUTORS, default=NETWORK_EXECUTOR,
+                   help="with MODEL: where the distinct layer searches run — inline (here, one after "
+                        "another; the default: a network's searches take seconds, less than a process "
+                        "pool's start-up on a small machine), pool (a local process pool, one search "
+                        "per core) or ray (a Ray cluster, see --cluster)")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS",
+                   help="with --executor ray: ray://HOST:PORT, HOST:PORT, or local (start one here)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="with --executor pool: worker processes (default: one per core)")
     p.add_argument("--memory-bandwidth", type=int, default=None, metavar="B",
                    help="memory elements per cycle for mappings (default: not modelled; then cycles = "
                         "the temporal iterations)")
@@ -126,6 +138,10 @@ def run_dataflow(args: argparse.Namespace) -> int:
     from core.cli import dataflow_mapping
     if getattr(args, "model", None):
         return dataflow_mapping.run_network(args, hierarchy_from_args(args))
+    if (getattr(args, "executor", "inline") != "inline" or getattr(args, "cluster", None)
+            or getattr(args, "workers", None) is not None):
+        raise InputError("--executor, --cluster and --workers are for a whole network: give MODEL "
+                         "(one layer's search runs here)")
     layer = layer_from_args(args)
     if getattr(args, "mapping", None) or getattr(args, "search", False) or getattr(args, "textbook", False):
         return dataflow_mapping.run_mapping(args, layer, hierarchy_from_args(args))

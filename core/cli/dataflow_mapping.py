@@ -128,20 +128,37 @@ def format_mapping(mode: str, layer: ConvLayer, hierarchy: Hierarchy, mapping: M
     return "\n".join(lines)
 
 
+def network_executor(args: argparse.Namespace):
+    """``dataflow MODEL``'s executor: None for inline (the searches run here with progress inside
+    each), else core.common.executors' pool or ray (one line naming what is allowed otherwise)."""
+    from core.common.executors import check_choice, make_executor
+    name = getattr(args, "executor", "inline") or "inline"
+    cluster, workers = getattr(args, "cluster", None), getattr(args, "workers", None)
+    check_choice(name, cluster)
+    if workers is not None and name != "pool":
+        raise InputError(f"--workers needs --executor pool (not {name})")
+    return None if name == "inline" else make_executor(name, cluster, workers)
+
+
 def run_network(args: argparse.Namespace, hierarchy: Hierarchy) -> int:
     """``dataflow MODEL``: the whole-network table."""
     from core.dataflow.network import NetworkProgress, map_network_steps
     from core.torchbridge.resolve import resolve_model
+    executor = network_executor(args)
     network = resolve_model(args.model)
     dataflows = [d.strip() for d in str(args.dataflows).split(",") if d.strip()]
     tty = sys.stderr.isatty()
     table = None
-    for item in map_network_steps(network, hierarchy, args.objective, dataflows):
-        if isinstance(item, NetworkProgress):
-            if tty:
-                sys.stderr.write(f"\r{item.done}/{item.total} {item.layer} ({item.dataflow}) … ")
-        else:
-            table = item
+    try:
+        for item in map_network_steps(network, hierarchy, args.objective, dataflows, executor=executor):
+            if isinstance(item, NetworkProgress):
+                if tty:
+                    sys.stderr.write(f"\r{item.done}/{item.total} {item.layer} ({item.dataflow}) … ")
+            else:
+                table = item
+    finally:
+        if hasattr(executor, "close"):
+            executor.close()
     if tty:
         sys.stderr.write("\n")
     if args.format == "json":

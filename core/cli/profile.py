@@ -59,6 +59,10 @@ def register(subparsers) -> None:
     p.add_argument("--memory-limit", type=float, default=defaults.memory_limit_gib,
                    metavar="GIB", help="refuse batches the engine predicts to need more "
                                        "(default %(default)s GiB)")
+    p.add_argument("--executor", choices=("inline", "pool", "ray"), default="inline",
+                   help="inline only (the default): timings taken at once on the same cores "
+                        "distort each other, so pool is refused with the reason and ray is not "
+                        "built (see the README's Profiling section)")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--store", metavar="PATH", help="record the result in this run store "
                                                    "(default: $MLSYS_RUN_STORE or the user's "
@@ -83,6 +87,8 @@ def config_from_args(args: argparse.Namespace) -> ProfileConfig:
 def run_profile(args: argparse.Namespace) -> int:
     from core.profiling.profiler import ProfileError, profile, run_to_end
     from core.torchbridge.resolve import parse_shape, resolve_model
+    from core.profiling.config import check_executor
+    check_executor(getattr(args, "executor", "inline"))
     config = config_from_args(args)
     if args.tensorboard:
         from core.common.errors import InputError

@@ -1,8 +1,11 @@
 """A whole network on one hierarchy: the mapper's best mapping of every convolution and linear
 layer under each dataflow (and under none), tabulated per layer and in total.
 
-Layers of the same shape are searched once (ResNets repeat them); each layer's search is
-independent of the others, so they could run in parallel workers.
+Layers of the same shape are searched once (ResNets repeat them). Each distinct (shape,
+dataflow) search is independent of the others: by default they run here one after another
+(with progress inside each search); given an executor of core.common.executors (inline, a
+local process pool, Ray) they fan out as picklable SearchTasks and their rows stream back as
+they finish. The table is the same whichever ran it (the search is deterministic).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from core.common.errors import InputError
+from core.common.executors import Job, Outcome
 from core.common.tables import Table
 from core.dataflow.dataflows import DATAFLOWS
 from core.dataflow.hierarchy import Hierarchy
@@ -23,7 +27,7 @@ ANY = "any"  # no dataflow constraint
 NETWORK_DATAFLOWS = (*DATAFLOWS, ANY)
 
 __all__ = ["ANY", "NETWORK_DATAFLOWS", "LayerMapping", "NetworkMappingTable", "NetworkProgress",
-           "map_network", "map_network_steps", "network_layers"]
+           "SearchTask", "map_network", "map_network_steps", "network_layers", "search_task"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class NetworkProgress:
     layer: str
     dataflow: str
     evaluated: int
+    row: "LayerMapping | None" = None  # on an executor: the search that just finished
 
 
 @dataclass(frozen=True)
@@ -141,12 +146,46 @@ def _check_dataflows(dataflows: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(dataflows))
 
 
+@dataclass(frozen=True)
+class SearchTask:
+    """One distinct search, everything a worker needs (picklable)."""
+
+    index: int
+    layer: ConvLayer
+    hierarchy: Hierarchy
+    dataflow: str  # a dataflow or ANY
+    objective: str
+
+
+@dataclass(frozen=True)
+class NoMapping:
+    """A search's answer when no mapping fits: the mapper's message."""
+
+    message: str
+
+
+def search_task(task: SearchTask, _context=None, stop: Callable[[], bool] = lambda: False
+                ) -> SearchResult | NoMapping:
+    """Run one SearchTask (in whichever process the executor chose)."""
+    result = None
+    try:
+        for item in search_steps(task.layer, task.hierarchy, None if task.dataflow == ANY else task.dataflow,
+                                 task.objective, stop):
+            result = item
+    except InputError as exc:
+        return NoMapping(str(exc))
+    return result
+
+
 def map_network_steps(design, hierarchy: Hierarchy, objective: str = "energy",
                       dataflows: Sequence[str] = NETWORK_DATAFLOWS,
-                      stop: Callable[[], bool] = lambda: False,
+                      stop: Callable[[], bool] = lambda: False, *, executor=None,
                       ) -> Iterator[NetworkProgress | NetworkMappingTable]:
     """Search every conv/linear layer of ``design`` under each dataflow ("any" = unconstrained);
-    yields NetworkProgress and ends with the NetworkMappingTable (partial when stopped)."""
+    yields NetworkProgress and ends with the NetworkMappingTable (partial when stopped).
+    ``executor`` (core.common.executors; None: here, one search after another with progress
+    inside each) runs the distinct searches as tasks, a NetworkProgress with the ``row`` as each
+    finishes."""
     check_objective(objective)
     dataflows = _check_dataflows(dataflows)
     start = time.perf_counter()
@@ -155,6 +194,10 @@ def map_network_steps(design, hierarchy: Hierarchy, objective: str = "energy",
         raise InputError(f"{getattr(design, 'name', 'the design')} has no Conv2d or Linear layer the "
                          f"dataflow lab can map" + (f" ({'; '.join(f'{k}: {v}' for k, v in skipped.items())})"
                                                      if skipped else ""))
+    if executor is not None:
+        yield from _map_on_executor(design, hierarchy, objective, dataflows, stop, executor, layers, skipped,
+                                    start)
+        return
     cache: dict[tuple[ConvLayer, str], LayerMapping] = {}
     rows: list[LayerMapping] = []
     total = len(layers) * len(dataflows)
@@ -190,10 +233,57 @@ def map_network_steps(design, hierarchy: Hierarchy, objective: str = "energy",
                               hierarchy.pes, time.perf_counter() - start, len(cache), stopped)
 
 
+def _map_on_executor(design, hierarchy, objective, dataflows, stop, executor, layers, skipped, start):
+    """The distinct searches as tasks on ``executor``; rows in network order at the end."""
+    keys = list(dict.fromkeys((layer, df) for _, layer in layers for df in dataflows))
+    first_name = {}
+    for name, layer in layers:
+        first_name.setdefault(layer, name)
+    tasks = [SearchTask(i, layer, hierarchy, df, objective) for i, (layer, df) in enumerate(keys)]
+    total = len(layers) * len(dataflows)
+    found: dict[tuple[ConvLayer, str], LayerMapping] = {}
+    stopped = False
+    yield NetworkProgress(0, total, first_name[keys[0][0]], keys[0][1], 0)
+    for outcome in executor.run_job(Job(search_task), tasks, stop):
+        if not isinstance(outcome, Outcome):  # a Retry: the executor tries again
+            continue
+        layer, df = keys[outcome.index]
+        row = _row_of(first_name[layer], layer, df, outcome.result)
+        if row is None or (row.result is None and stop()):  # stopped inside the search
+            stopped = True
+            continue
+        stopped = stopped or (row.result is not None and row.result.stopped)
+        found[(layer, df)] = row
+        done = sum(1 for _, lay in layers for d in dataflows if (lay, d) in found)
+        yield NetworkProgress(done, total, row.name, df, row.result.evaluated if row.result else 0, row)
+    stopped = stopped or len(found) < len(keys)
+    rows, seen = [], set()
+    for name, layer in layers:
+        for df in dataflows:
+            known = found.get((layer, df))
+            if known is not None:
+                rows.append(LayerMapping(name, layer, df, known.result, known.error, reused=(layer, df) in seen))
+                seen.add((layer, df))
+    yield NetworkMappingTable(getattr(design, "name", ""), objective, dataflows, tuple(rows), skipped,
+                              hierarchy.pes, time.perf_counter() - start, len(found), stopped)
+
+
+def _row_of(name: str, layer: ConvLayer, df: str, result) -> LayerMapping | None:
+    """A finished task's row: its SearchResult, no mapping (the mapper's message), a failure
+    after the executor's retries (its message); None when it was stopped."""
+    if isinstance(result, SearchResult):
+        return LayerMapping(name, layer, df, result)
+    if isinstance(result, NoMapping):
+        return LayerMapping(name, layer, df, None, result.message)
+    if isinstance(result, str):
+        return LayerMapping(name, layer, df, None, f"search failed: {result}")
+    return None
+
+
 def map_network(design, hierarchy: Hierarchy, objective: str = "energy",
-                dataflows: Sequence[str] = NETWORK_DATAFLOWS) -> NetworkMappingTable:
+                dataflows: Sequence[str] = NETWORK_DATAFLOWS, *, executor=None) -> NetworkMappingTable:
     """Run map_network_steps to the end."""
     result = None
-    for item in map_network_steps(design, hierarchy, objective, dataflows):
+    for item in map_network_steps(design, hierarchy, objective, dataflows, executor=executor):
         result = item
     return result

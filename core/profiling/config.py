@@ -124,3 +124,26 @@ def _whole(name: str, value, low: int, high: int) -> None:
 def _choice(name: str, value, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise InputError(f"{name} {value!r} is not allowed: use one of {', '.join(allowed)}")
+
+
+# Where a profile's measurements run. Only "inline": latencies measured at the same time on
+# the same machine's cores compete for those cores, their caches and the memory bandwidth, so
+# a pool (or a local Ray instance) would inflate every figure by its neighbours' load.
+PROFILE_EXECUTORS = ("inline",)
+EXECUTOR_REFUSALS = {
+    "pool": "profile --executor pool is refused: batch sizes timed at once in parallel "
+            "processes on this machine's cores compete for the cores, caches and memory "
+            "bandwidth and inflate each other's latency; profiles run one measurement at a time "
+            "(--executor inline, the default)",
+    "ray": "profile --executor ray is not supported: a sound one would time each batch size "
+           "alone on one node of a remote cluster (and report that node), which is not built; "
+           "profiles run one measurement at a time here (--executor inline, the default)",
+}
+
+
+def check_executor(name: str) -> None:
+    """InputError saying why for any executor but inline (see EXECUTOR_REFUSALS)."""
+    if name in PROFILE_EXECUTORS:
+        return
+    raise InputError(EXECUTOR_REFUSALS.get(
+        name, f"executor {name!r} is not allowed for profiles: use inline"))

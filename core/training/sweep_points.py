@@ -6,9 +6,10 @@ this process, spawned processes or Ray workers); imports neither.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
+
+from core.common.executors import cores  # noqa: F401 (re-exported for core.training.sweeps)
 
 if TYPE_CHECKING:
     from core.training.data import MnistData
@@ -89,11 +90,3 @@ def _inference_ms(result, task: PointTask) -> float | None:
                                            budget_s=INFERENCE_BUDGET_S).ms_per_batch
     except (RuntimeError, ValueError):
         return None
-
-
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)

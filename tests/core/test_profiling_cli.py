@@ -73,3 +73,27 @@ def test_bad_values_exit_2_with_one_line(capsys, args, field):
 def test_unknown_model_exits_2(capsys):
     code, _, err = run(capsys, "no-such-model")
     assert code == 2 and "no-such-model" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("executor, fragment", [
+    ("pool", "compete for the cores, caches and memory bandwidth"),
+    ("ray", "time each batch size alone on one node"),
+])
+def test_concurrent_executors_are_refused_with_the_reason(capsys, executor, fragment):
+    code, out, err = run(capsys, "mlp", "--batches", "2", "--executor", executor, "--no-store", *FAST)
+    assert code == 2 and out == ""
+    assert fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_inline_executor_profiles_as_before(capsys):
+    code, out, _ = run(capsys, "mlp", "--batches", "2", "--executor", "inline", "--no-store",
+                       "--format", "json", *FAST)
+    assert code == 0 and [b["batch"] for b in json.loads(out)["batches"]] == [2]
+
+
+def test_check_executor_names_what_is_allowed():
+    from core.common.errors import InputError
+    from core.profiling.config import check_executor
+    check_executor("inline")
+    with pytest.raises(InputError, match="use inline"):
+        check_executor("cloud")

@@ -1,5 +1,5 @@
 """Sweeps on a real Ray cluster (issue 16): a head started here on 127.0.0.1 with
-``ray start --head --num-cpus 2 --block`` (stopped at the end by ending that process), a
+``ray start --head --num-cpus 2 --block`` (tests/ray_head.py, stopped at the end), a
 4-point sweep on the bundled sample equal to the inline run, and a worker killed mid-task
 that still lets the sweep finish. Skipped only where Ray is not installed (the ``cluster``
 extra, which ``make test`` installs)."""
@@ -7,12 +7,7 @@ extra, which ``make test`` installs)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,71 +21,7 @@ from core.graph.presets import load_preset  # noqa: E402
 from core.training.executors import InlineExecutor, RayExecutor  # noqa: E402
 from core.training.sweeps import PointDone, parse_grid, run_sweep  # noqa: E402
 from test_sweeps import CONFIG, GRID4, numbers, tiny  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-START_S = 120
-STOP_S = 10  # then the head's whole process group is killed
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ray_cli() -> list[str]:
-    script = Path(sys.executable).with_name("ray")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ray.scripts.scripts"]
-
-
-@pytest.fixture(scope="module")
-def head():
-    """The address of a Ray head on 127.0.0.1 with 2 CPUs, for this module only."""
-    import ray
-    port = _free_port()
-    temp = tempfile.mkdtemp(prefix="rt")  # short: Ray's socket paths must stay < 108 bytes
-    # a throw-away head on the loopback: no token to share between it and this driver
-    previous_auth = os.environ.get("RAY_AUTH_MODE")
-    os.environ["RAY_AUTH_MODE"] = "disabled"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    log = open(Path(temp) / "head.log", "wb")
-    process = subprocess.Popen(
-        _ray_cli() + ["start", "--head", "--num-cpus", "2", "--port", str(port),
-                      "--node-ip-address", "127.0.0.1", "--temp-dir", temp,
-                      "--include-dashboard", "false", "--block"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + START_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    if process.poll() is not None:
-        log.close()
-        os.environ.pop("RAY_AUTH_MODE", None)
-        pytest.fail("ray start failed: " + (Path(temp) / "head.log").read_text()[-2000:])
-    try:
-        yield address
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        os.killpg(process.pid, signal.SIGTERM)  # --block: the head ends what it started
-        try:
-            process.wait(STOP_S)
-        except subprocess.TimeoutExpired:  # its processes share the session: end them all
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-        log.close()
-        shutil.rmtree(temp, ignore_errors=True)
-        if previous_auth is None:
-            os.environ.pop("RAY_AUTH_MODE", None)
-        else:
-            os.environ["RAY_AUTH_MODE"] = previous_auth
+from tests.ray_head import head  # noqa: E402,F401 (the fixture)
 
 
 @pytest.fixture(scope="module")
