@@ -116,6 +116,7 @@ class MappedComparisonView(QWidget):
         layer, hierarchy = self.problem
         objective = self.objective
         self._running_for = (layer, hierarchy, objective)
+        self.ranking = None  # the last one answered another problem: nothing to load until the new one
         self._stop_asked = False
         self.progress.setRange(0, 4)
         self.progress.setValue(0)

@@ -92,7 +92,7 @@ def test_mapped_export_and_objective(panel, qtbot, tmp_path):
         path = mapped.export_table(str(tmp_path / f"best{suffix}"))
         assert path and head in open(path, encoding="utf-8").read()
     mapped.objective_box.setCurrentIndex(mapped.objective_box.findData("accesses"))
-    qtbot.waitUntil(lambda: mapped.ranking.objective == "accesses" and not mapped.is_running(), timeout=30_000)
+    qtbot.waitUntil(lambda: mapped.ranking is not None and mapped.ranking.objective == "accesses" and not mapped.is_running(), timeout=30_000)
     assert "memory accesses" in mapped.verdict.text()
 
 
