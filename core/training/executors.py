@@ -5,7 +5,10 @@ process pool, the default: spawned workers, each with its share of the cores) or
 Every executor takes core.training.sweeps PointTasks and yields, as points finish (not in
 task order), ``Outcome(index, result, attempts)`` — result a PointResult, the one-line
 message of the last failure once ``retries`` more attempts have failed too, or None when
-stopped — and ``Retry(index, attempt, message)`` before each retry. A point's numbers do
+stopped — and ``Retry(index, attempt, message)`` before each retry. While ``should_pause()``
+the inline and pool executors start no new point; once the points in flight have finished
+they yield ``Held(True)``, wait, and yield ``Held(False)`` on resuming (Ray ignores pauses:
+its tasks are all submitted at once). A point's numbers do
 not depend on the executor: each task carries its seed and its torch thread count.
 
 Ray is imported lazily and only by RayExecutor (the optional ``cluster`` extra).
@@ -14,6 +17,7 @@ Ray is imported lazily and only by RayExecutor (the optional ``cluster`` extra).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -41,6 +45,27 @@ class Retry:
     index: int
     attempt: int
     message: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """Paused with nothing in flight (``held`` True), or going on again (False)."""
+
+    held: bool
+
+
+def hold(should_pause: Callable[[], bool], should_stop: Callable[[], bool]
+         ) -> Iterator[Held]:
+    """While paused (and not stopped): Held(True), wait, Held(False); nothing otherwise."""
+    if not should_pause() or should_stop():
+        return
+    yield Held(True)
+    while should_pause() and not should_stop():
+        time.sleep(POLL_S / 4)
+    yield Held(False)
+
+
+NEVER = lambda: False  # noqa: E731 - the default "never paused"
 
 
 def pack(data) -> dict:
@@ -80,7 +105,8 @@ def make_executor(name: str, cluster: str | None = None, workers: int | None = N
 # Inline
 # ---------------------------------------------------------------------------------------
 class InlineExecutor:
-    """Points one after another in this process (a stop is seen before every batch)."""
+    """Points one after another in this process (a stop is seen before every batch, a
+    pause between points: the point that is training finishes first)."""
 
     name = "inline"
 
@@ -90,10 +116,11 @@ class InlineExecutor:
     def workers_for(self, tasks: int) -> int:
         return 1
 
-    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False
-            ) -> Iterator[Outcome | Retry]:
+    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False,
+            should_pause: Callable[[], bool] = NEVER) -> Iterator[Outcome | Retry | Held]:
         from core.training.sweep_points import run_point
         for task in tasks:
+            yield from hold(should_pause, should_stop)
             if should_stop():
                 return
             for attempt in range(1, self.retries + 2):
@@ -168,24 +195,32 @@ class PoolExecutor:
                                          initargs=(self.threads, pack(data)))
         return self._pool
 
-    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False
-            ) -> Iterator[Outcome | Retry]:
+    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False,
+            should_pause: Callable[[], bool] = NEVER) -> Iterator[Outcome | Retry | Held]:
+        """At most one point per worker is submitted at a time, so that a pause starts
+        nothing new (the points in flight finish)."""
         from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
         if not tasks:
             return
         attempts = {t.index: 0 for t in tasks}
         waiting = list(tasks)
-        pool = self._start(self.workers_for(len(tasks)), data)
+        size = self.workers_for(len(tasks))
+        pool = self._start(size, data)
         running = {}
         try:
             while waiting or running:
                 if should_stop():
                     return
-                for task in waiting:
-                    attempts[task.index] += 1
-                    running[pool.submit(_pool_point, task)] = task
-                waiting = []
+                if should_pause():
+                    if not running:
+                        yield from hold(should_pause, should_stop)
+                        continue
+                else:
+                    while waiting and len(running) < size:
+                        task = waiting.pop(0)
+                        attempts[task.index] += 1
+                        running[pool.submit(_pool_point, task)] = task
                 finished, _ = wait(list(running), timeout=POLL_S, return_when=FIRST_COMPLETED)
                 broken = False
                 for future in finished:
@@ -207,7 +242,8 @@ class PoolExecutor:
                                                 BrokenProcessPool("a worker died"), waiting)
                     self._shutdown(kill=True)
                     if waiting:
-                        pool = self._start(self.workers_for(len(waiting)), data)
+                        size = self.workers_for(len(waiting))
+                        pool = self._start(size, data)
         finally:
             self._shutdown(kill=bool(running) or should_stop())
 
@@ -311,8 +347,9 @@ class RayExecutor:
             raise InputError(f"cannot reach Ray cluster {self.cluster}: {_brief(exc)}") \
                 from None
 
-    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False
-            ) -> Iterator[Outcome | Retry]:
+    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False,
+            should_pause: Callable[[], bool] = NEVER) -> Iterator[Outcome | Retry]:
+        """``should_pause`` is not honoured: every task is submitted at once."""
         if not tasks:
             return
         import ray
