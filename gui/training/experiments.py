@@ -29,7 +29,7 @@ from core.training.experiments import EXAMPLES, SWEEP_KINDS, Sweep, parse_values
 from core.training.sweep_points import cores
 from core.training.sweeps import MAX_POINTS, MAX_REPEATS, Grid, aggregates_table, rows_table
 
-from gui.widgets.field import ERROR_STYLE, add_field_row
+from gui.widgets.field import ERROR_STYLE
 from gui.widgets.files import export_widget, write_atomic
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 from gui.training.plots import styled_plot
@@ -53,6 +53,7 @@ COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 
 # these sizes inline tends to finish first (benchmarks/bench_sweep_executors.py)
 SMALL_RUNS_PER_WORKER = 2
 SMALL_TRAIN_IMAGES = 10_000
+MAX_LEGEND = 6  # more per-point curves than this: no legend, click a line for its name
 PLOT_FILTER = "PNG image (*.png);;SVG vector image (*.svg)"
 
 
@@ -81,6 +82,8 @@ class DimensionRow(QWidget):
             self.kind.addItem(SHORT_TEXT[name], name)
             self.kind.setItemData(self.kind.count() - 1, KIND_TEXT[name], Qt.ToolTipRole)
         self.kind.setCurrentIndex(self.kind.findData(kind))
+        self.kind.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.kind.setMinimumContentsLength(8)
         self.kind.setToolTip("What changes from run to run; everything else stays as set on "
                              "the left (model, optimizer, epochs, seed)")
         self.values = QLineEdit(EXAMPLES[kind])
@@ -211,12 +214,35 @@ class ExperimentsView(QWidget):
         box = QVBoxLayout(dims)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(2)
+        title = QLabel("Vary (the plot's x is the first)")
+        title.setToolTip("Every combination of the values below is trained; the grid plot "
+                         "has the first dimension across and one line per combination of "
+                         "the others")
+        box.addWidget(title)
         box.addLayout(self.dims_layout)
-        box.addWidget(self.add_button, 0, Qt.AlignLeft)
-        box.addWidget(self.size_label)
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.add_button, 0, Qt.AlignTop)
+        size_row.addWidget(self.size_label, 1)
+        box.addLayout(size_row)
         form = QFormLayout()
-        form.addRow("Vary", dims)
-        form.addRow("Repeats", self.repeats)
+        form.addRow(dims)
+        counts = QWidget()  # repeats and train images share a row: 720 px is short
+        counts_box = QVBoxLayout(counts)
+        counts_box.setContentsMargins(0, 0, 0, 0)
+        counts_box.setSpacing(1)
+        line = QHBoxLayout()
+        line.addWidget(self.repeats)
+        images_label = QLabel("Train images")
+        images_label.setToolTip(self.images.toolTip())
+        line.addWidget(images_label)
+        line.addWidget(self.images, 1)
+        counts_box.addLayout(line)
+        self.images_error = QLabel()
+        self.images_error.setWordWrap(True)
+        self.images_error.setStyleSheet(ERROR_STYLE)
+        self.images_error.hide()
+        counts_box.addWidget(self.images_error)
+        form.addRow("Repeats", counts)
         executor = QWidget()
         executor_box = QVBoxLayout(executor)
         executor_box.setContentsMargins(0, 0, 0, 0)
@@ -225,7 +251,6 @@ class ExperimentsView(QWidget):
         executor_box.addWidget(self.executor_hint)
         form.addRow("Executor", executor)
         form.addRow("Cluster", self.cluster)
-        self.images_error = add_field_row(form, "Train images", self.images)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.export_button)
@@ -239,8 +264,8 @@ class ExperimentsView(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(300)
-        scroll.setMaximumWidth(330)
+        scroll.setMinimumWidth(310)
+        scroll.setMaximumWidth(340)
 
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
@@ -252,16 +277,24 @@ class ExperimentsView(QWidget):
         self.curve_plot.setLabel("bottom", "epoch")
         self.curve_plot.setMinimumWidth(220)
         self.plots = QTabWidget()
-        self.plots.addTab(self._with_choice(self.plot, "Plot", self.metric), "Grid")
-        self.plots.addTab(self._with_choice(self.curve_plot, "Curve", self.curve_metric),
-                          "Per-point curves")
-        self.plots.setCornerWidget(self.save_plot_button, Qt.TopRightCorner)
+        self.plots.addTab(self._with_choice(self.plot, self.metric), "Grid")
+        self.plots.addTab(self._with_choice(self.curve_plot, self.curve_metric), "Per point")
+        self.plots.setTabToolTip(0, "Mean ± std per grid point: x the first dimension, one "
+                                    "line per combination of the others")
+        self.plots.setTabToolTip(1, "Each finished point's curve over its epochs (click a "
+                                    "line to name it)")
+        plots = QWidget()
+        plots_box = QVBoxLayout(plots)
+        plots_box.setContentsMargins(0, 0, 0, 0)
+        plots_box.setSpacing(1)
+        plots_box.addWidget(self.plots, 1)
+        plots_box.addWidget(self.save_plot_button, 0, Qt.AlignRight)
         split = QSplitter(Qt.Horizontal)
         split.addWidget(self.table)
-        split.addWidget(self.plots)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
-        split.setSizes([550, 450])
+        split.addWidget(plots)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        split.setSizes([450, 450])
         row = QHBoxLayout()
         row.addWidget(scroll)
         row.addWidget(split, 1)
@@ -274,15 +307,12 @@ class ExperimentsView(QWidget):
         self.redraw_curves()
 
     @staticmethod
-    def _with_choice(plot, label: str, choice: QComboBox) -> QWidget:
+    def _with_choice(plot, choice: QComboBox) -> QWidget:
         holder = QWidget()
         layout = QVBoxLayout(holder)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(1)
-        line = QHBoxLayout()
-        line.addWidget(QLabel(label))
-        line.addWidget(choice, 1)
-        layout.addLayout(line)
+        layout.addWidget(choice)
         layout.addWidget(plot, 1)
         return holder
 
@@ -402,13 +432,15 @@ class ExperimentsView(QWidget):
         if self.executor.currentData() == "pool" and runs is not None:
             workers = self.workers()
             if runs < SMALL_RUNS_PER_WORKER * workers:
-                hint = (f"Small sweep ({runs} run{'s' if runs != 1 else ''} for {workers} "
-                        f"workers): inline may finish first, the pool spends seconds "
-                        f"starting its workers.")
+                hint = (f"{runs} run{'s' if runs != 1 else ''} for {workers} workers: "
+                        f"inline may be faster")
             elif isinstance(images, int) and images < SMALL_TRAIN_IMAGES:
-                hint = (f"Short runs ({images:,} train images): inline may finish first, "
-                        f"the pool spends seconds starting its workers.")
+                hint = f"{images:,} train images a run: inline may be faster"
         self.executor_hint.setText(hint)
+        self.executor_hint.setToolTip(
+            "The pool spends seconds starting its workers (spawn, import torch, receive the "
+            "data): a small sweep can finish sooner inline (benchmarks/"
+            "bench_sweep_executors.py). The numbers are the same either way." if hint else "")
         self.executor_hint.setVisible(bool(hint))
 
     # -- input -------------------------------------------------------------------------
@@ -536,8 +568,11 @@ class ExperimentsView(QWidget):
             bars = pg.ErrorBarItem(x=xs, y=mean, top=std, bottom=std, beam=0.12,
                                    pen=pg.mkPen(colour, width=1.5))
             self.plot.addItem(bars)
+            curve.setCurveClickable(True, width=6)
+            curve.sigClicked.connect(self._name_curve)
             self.curves.append(curve)
             self.error_bars.append(bars)
+        self.plot.getPlotItem().legend.setVisible(len(self.curves) <= MAX_LEGEND)
         self.plot.getAxis("bottom").setTicks(
             [[(i, f"{v:g}") for i, v in enumerate(sorted(values))]] if values else None)
         if values:
@@ -570,12 +605,25 @@ class ExperimentsView(QWidget):
             colour = COLOURS[i % len(COLOURS)]
             x = np.array([p[0] for p in points], dtype=float)
             y = scale * np.array([p[1] for p in points], dtype=float)
-            self.point_curves.append(self.curve_plot.plot(
-                x, y, pen=pg.mkPen(colour, width=1.5), symbol="o", symbolSize=5,
-                symbolBrush=colour, name=self.curve_name(row)))
+            curve = self.curve_plot.plot(x, y, pen=pg.mkPen(colour, width=1.5), symbol="o",
+                                         symbolSize=5, symbolBrush=colour,
+                                         name=self.curve_name(row))
+            curve.setCurveClickable(True, width=6)
+            curve.sigClicked.connect(self._name_curve)
+            self.point_curves.append(curve)
+        legend = self.curve_plot.getPlotItem().legend
+        many = len(self.point_curves) > MAX_LEGEND
+        legend.setVisible(not many)  # a dozen names would hide the lines
         self.curve_plot.setLabel("left", CURVE_METRICS[key])
-        self.curve_plot.setTitle(f"{CURVE_METRICS[key]} per epoch, per point", color="k",
-                                 size="10pt")
+        self.curve_plot.setTitle(f"{CURVE_METRICS[key]} per epoch", color="k", size="10pt")
+        self.curve_plot.setToolTip("Click a line to see which point it is"
+                                   if many else "Each finished point's curve")
+        epochs = max((len(e) for _, e in self.point_epochs), default=0)
+        step = max(1, -(-epochs // 8))  # whole epochs, at most about 8 ticks
+        self.curve_plot.getAxis("bottom").setTickSpacing(step, step)
+
+    def _name_curve(self, curve, *_args) -> None:
+        self.set_status(f"Curve: {curve.name()}")
 
     def save_plot(self, path: str | None = None) -> str | None:
         """The plot on show (grid or per-point curves) as PNG or SVG (by the suffix)."""

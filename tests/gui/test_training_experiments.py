@@ -240,7 +240,7 @@ def test_a_small_sweep_on_the_pool_suggests_inline(qtbot, panel, monkeypatch):
     view.repeats.setValue(2)  # 6 runs
     assert not view.executor_hint.isVisibleTo(view)
     view.images.setText("1000")
-    assert view.executor_hint.isVisibleTo(view) and "1,000 train images" in \
+    assert view.executor_hint.isVisibleTo(view) and "1,000 train images a run" in \
         view.executor_hint.text()
     view.executor.setCurrentIndex(view.executor.findData("inline"))
     assert not view.executor_hint.isVisibleTo(view)
