@@ -159,7 +159,8 @@ def _rows(grid, accuracy):
                      accuracy(s), 0.5) for i, s in enumerate(grid.points(), 1)]
 
 
-def test_the_plot_has_a_series_per_combination_of_the_other_dimensions(qtbot, panel):
+def test_the_plot_has_a_series_per_combination_of_the_other_dimensions(qtbot, panel,
+                                                                      tmp_path):
     from core.training.sweeps import aggregate, parse_grid
     view = panel.experiments
     grid = parse_grid(["batch_size=32,64,128", "lr=0.001,0.01", "width=1,2"])
@@ -180,6 +181,12 @@ def test_the_plot_has_a_series_per_combination_of_the_other_dimensions(qtbot, pa
                                           for b in (32, 64, 128)])
     assert len(view.curves) == 4 and len(view.error_bars) == 4
     assert view.plot.getAxis("bottom").labelText == "batch size"
+    # savable: PNG and SVG of the plot on show
+    png = view.save_plot(str(tmp_path / "grid.png"))
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    view.plots.setCurrentIndex(1)
+    svg = view.save_plot(str(tmp_path / "curves.svg"))
+    assert "<svg" in open(svg, encoding="utf-8").read()
 
 
 # -- pause ---------------------------------------------------------------------------------
