@@ -9,7 +9,10 @@ the function takes there) — and a list of picklable tasks, each with an ``inde
 executor yields, as tasks finish (not in task order), ``Outcome(index, result, attempts)`` —
 the function's result, or the one-line message of the last failure once ``retries`` more
 attempts have failed too — and ``Retry(index, attempt, message)`` before each retry; a stop
-ends the run (the pool's workers are terminated, Ray's tasks cancelled). A task's result must
+ends the run (the pool's workers are terminated, Ray's tasks cancelled). While
+``should_pause()`` the inline and pool executors start no new task; once the tasks in flight
+have finished they yield ``Held(True)``, wait, and yield ``Held(False)`` on resuming (Ray
+ignores pauses: its tasks are all submitted at once). A task's result must
 not depend on the executor: it carries everything it needs, its seed included.
 
 Used by core.training (sweeps, core/training/executors.py adds the training jobs) and
@@ -20,6 +23,7 @@ optional ``cluster`` extra). Imports nothing of the engine but core.common.error
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -37,6 +41,23 @@ ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the core p
 
 def _never() -> bool:
     return False
+
+
+@dataclass(frozen=True)
+class Held:
+    """Paused with nothing in flight (``held`` True), or going on again (False)."""
+
+    held: bool
+
+
+def hold(should_pause: Callable[[], bool], should_stop: Callable[[], bool]) -> Iterator[Held]:
+    """While paused (and not stopped): Held(True), wait, Held(False); nothing otherwise."""
+    if not should_pause() or should_stop():
+        return
+    yield Held(True)
+    while should_pause() and not should_stop():
+        time.sleep(POLL_S / 4)
+    yield Held(False)
 
 
 @dataclass(frozen=True)
@@ -116,9 +137,10 @@ class InlineExecutor:
     def workers_for(self, tasks: int) -> int:
         return 1
 
-    def run_job(self, job: Job, tasks, should_stop: Callable[[], bool] = _never
-                ) -> Iterator[Outcome | Retry]:
+    def run_job(self, job: Job, tasks, should_stop: Callable[[], bool] = _never,
+                should_pause: Callable[[], bool] = _never) -> Iterator[Outcome | Retry | Held]:
         for task in tasks:
+            yield from hold(should_pause, should_stop)
             if should_stop():
                 return
             for attempt in range(1, self.retries + 2):
@@ -192,24 +214,32 @@ class PoolExecutor:
                                          initializer=_init_worker, initargs=(self.threads, job))
         return self._pool
 
-    def run_job(self, job: Job, tasks, should_stop: Callable[[], bool] = _never
-                ) -> Iterator[Outcome | Retry]:
+    def run_job(self, job: Job, tasks, should_stop: Callable[[], bool] = _never,
+                should_pause: Callable[[], bool] = _never) -> Iterator[Outcome | Retry | Held]:
+        """At most one task per worker is submitted at a time, so that a pause starts
+        nothing new (the tasks in flight finish)."""
         from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
         if not tasks:
             return
         attempts = {t.index: 0 for t in tasks}
         waiting = list(tasks)
-        pool = self._start(self.workers_for(len(tasks)), job)
+        size = self.workers_for(len(tasks))
+        pool = self._start(size, job)
         running = {}
         try:
             while waiting or running:
                 if should_stop():
                     return
-                for task in waiting:
-                    attempts[task.index] += 1
-                    running[pool.submit(_pool_task, task)] = task
-                waiting = []
+                if should_pause():
+                    if not running:
+                        yield from hold(should_pause, should_stop)
+                        continue
+                else:
+                    while waiting and len(running) < size:
+                        task = waiting.pop(0)
+                        attempts[task.index] += 1
+                        running[pool.submit(_pool_task, task)] = task
                 finished, _ = wait(list(running), timeout=POLL_S, return_when=FIRST_COMPLETED)
                 broken = False
                 for future in finished:
@@ -231,7 +261,8 @@ class PoolExecutor:
                                                 BrokenProcessPool("a worker died"), waiting)
                     self._shutdown(kill=True)
                     if waiting:
-                        pool = self._start(self.workers_for(len(waiting)), job)
+                        size = self.workers_for(len(waiting))
+                        pool = self._start(size, job)
         finally:
             self._shutdown(kill=bool(running) or should_stop())
 
@@ -336,8 +367,9 @@ class RayExecutor:
             raise InputError(f"cannot reach Ray cluster {self.cluster}: {brief(exc)}") \
                 from None
 
-    def run_job(self, job: Job, tasks, should_stop: Callable[[], bool] = _never
-                ) -> Iterator[Outcome | Retry]:
+    def run_job(self, job: Job, tasks, should_stop: Callable[[], bool] = _never,
+                should_pause: Callable[[], bool] = _never) -> Iterator[Outcome | Retry]:
+        """``should_pause`` is not honoured: every task is submitted at once."""
         if not tasks:
             return
         import ray

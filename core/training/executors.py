@@ -2,7 +2,8 @@
 pool — the default — or a Ray cluster) given the training job: each PointTask trains with
 core.training.sweep_points.run_point on the MNIST data, which goes to workers once as plain
 arrays. ``run(tasks, data, should_stop)`` yields Outcome(index, PointResult | message | None,
-attempts) and Retry as points finish. A point's numbers do not depend on the executor: each
+attempts) and Retry as points finish; ``should_pause`` holds inline and pool sweeps between
+points (Held events). A point's numbers do not depend on the executor: each
 task carries its seed and its torch thread count (set in pool workers before torch loads and
 in Ray workers per task).
 """
@@ -15,9 +16,9 @@ from typing import Callable, Iterator
 from core.common import executors as common
 from core.common.errors import InputError
 from core.common.executors import (DEFAULT_EXECUTOR, DEFAULT_RETRIES, EXECUTORS,  # noqa: F401
-                                   Job, Outcome, Retry, ray_install_message, ray_missing)
+                                   Held, Job, Outcome, Retry, ray_install_message, ray_missing)
 
-__all__ = ["DEFAULT_EXECUTOR", "DEFAULT_RETRIES", "EXECUTORS", "InlineExecutor", "Outcome",
+__all__ = ["DEFAULT_EXECUTOR", "DEFAULT_RETRIES", "EXECUTORS", "Held", "InlineExecutor", "Outcome",
            "PoolExecutor", "RayExecutor", "Retry", "make_executor", "pack", "ray_missing",
            "unpack"]
 
@@ -53,20 +54,21 @@ def _train_on_ray(task, data, should_stop):
 
 
 class InlineExecutor(common.InlineExecutor):
-    """Points one after another in this process (a stop is seen before every batch)."""
+    """Points one after another in this process (a stop is seen before every batch, a
+    pause between points: the point that is training finishes first)."""
 
-    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False
-            ) -> Iterator[Outcome | Retry]:
-        return self.run_job(Job(_train, data), tasks, should_stop)
+    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False,
+            should_pause: Callable[[], bool] = lambda: False) -> Iterator[Outcome | Retry | Held]:
+        return self.run_job(Job(_train, data), tasks, should_stop, should_pause)
 
 
 class PoolExecutor(common.PoolExecutor):
     """Points in spawned local processes, each running torch on ``threads`` threads."""
 
-    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False
-            ) -> Iterator[Outcome | Retry]:
+    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False,
+            should_pause: Callable[[], bool] = lambda: False) -> Iterator[Outcome | Retry | Held]:
         job = Job(_train, pack(data), partial(_prepare_pool_worker, self.threads))
-        return self.run_job(job, tasks, should_stop)
+        return self.run_job(job, tasks, should_stop, should_pause)
 
 
 class RayExecutor(common.RayExecutor):
@@ -78,8 +80,9 @@ class RayExecutor(common.RayExecutor):
             raise InputError(ray_install_message())
         super().__init__(cluster, threads, retries)
 
-    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False
-            ) -> Iterator[Outcome | Retry]:
+    def run(self, tasks, data, should_stop: Callable[[], bool] = lambda: False,
+            should_pause: Callable[[], bool] = lambda: False) -> Iterator[Outcome | Retry]:
+        """``should_pause`` is not honoured: every task is submitted at once."""
         return self.run_job(Job(_train_on_ray, pack(data), unpack), tasks, should_stop)
 
 

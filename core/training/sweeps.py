@@ -4,7 +4,8 @@ seed, seed + 1, ..., on an executor (core.training.executors), and summarise eac
 point as mean ± sample standard deviation over its repeats.
 
 ``run_sweep`` is a generator of typed events: SweepStarted, then one PointDone per
-(grid point, seed) in the order they finish (PointRetry when an executor retries one), and
+(grid point, seed) in the order they finish (PointRetry when an executor retries one;
+SweepPaused / SweepResumed around a pause, once the points in flight have finished), and
 SweepDone with every row and the per-grid-point aggregates. A point's numbers depend only
 on its task (network, config with seed and thread count, data), never on the executor.
 
@@ -363,6 +364,21 @@ class PointDone(SweepEvent):
     done: int  # rows so far
     total: int
     aggregates: list = field(default_factory=list)  # per grid point so far
+    epochs: list = field(default_factory=list)  # the point's per-epoch dicts (as stored)
+
+
+@dataclass(frozen=True)
+class SweepPaused(SweepEvent):
+    """Paused: no new point starts and none is training; ``done`` of ``total`` finished."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class SweepResumed(SweepEvent):
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
@@ -376,32 +392,42 @@ class SweepDone(SweepEvent):
 def run_sweep(network: Network, data: "MnistData", grid: Grid, config: "TrainConfig",
               repeats: int = 1, executor=None, store=None, threads: int = 1,
               resume: bool = True, should_stop: Callable[[], bool] = lambda: False,
-              tensorboard: str | None = None) -> Iterator[SweepEvent]:
+              tensorboard: str | None = None,
+              should_pause: Callable[[], bool] | None = None) -> Iterator[SweepEvent]:
     """Train every (grid point, seed) on ``executor`` (default: inline) and yield events as
     points finish. Finished points of the same sweep already in ``store`` are reused when
     ``resume``; new ones are recorded there. A point that still fails after the executor's
-    retries gives a "failed" row; the others go on. A stop ends with status "stopped"."""
-    from core.training.executors import InlineExecutor, Outcome, Retry
+    retries gives a "failed" row; the others go on. A stop ends with status "stopped".
+    While ``should_pause()`` no new point starts (inline and pool executors)."""
+    from core.training.executors import Held, InlineExecutor, Outcome, Retry
     executor = executor or InlineExecutor()
     tasks = make_tasks(network, grid, config, repeats, threads)
     facts = {t.label: None for t in tasks}
     sid = sweep_id(network, config, grid, data.description, threads)
     earlier = stored_points(store, sid) if store is not None and resume else {}
-    rows, pending = [], []
+    rows, pending, curves = [], [], {}
     for task in tasks:
         run = earlier.get((_key(task.settings), task.seed))
         if run is None:
             pending.append(task)
         else:
-            rows.append(make_point_row(task, result_from_store(run), _facts(task, facts),
+            result = result_from_store(run)
+            curves[task.index] = result.epochs
+            rows.append(make_point_row(task, result, _facts(task, facts),
                                        source="store", run_id=run.id))
     yield SweepStarted(sid, network.name, grid.kinds, grid.size(), repeats, len(tasks),
                        len(rows), executor.name, executor.workers_for(len(pending)))
     for done, row in enumerate(sorted(rows, key=lambda r: r.index), 1):
-        yield PointDone(row, done, len(tasks), aggregate(rows[:done], grid, repeats))
+        yield PointDone(row, done, len(tasks), aggregate(rows[:done], grid, repeats),
+                        curves.get(row.index, []))
     by_index = {t.index: t for t in pending}
     stopped = False
-    for outcome in executor.run(pending, data, should_stop):
+    outcomes = executor.run(pending, data, should_stop, should_pause) if should_pause \
+        else executor.run(pending, data, should_stop)
+    for outcome in outcomes:
+        if isinstance(outcome, Held):
+            yield (SweepPaused if outcome.held else SweepResumed)(len(rows), len(tasks))
+            continue
         if isinstance(outcome, Retry):
             task = by_index[outcome.index]
             yield PointRetry(task.index, task.label, task.seed, outcome.attempt,
@@ -415,7 +441,8 @@ def run_sweep(network: Network, data: "MnistData", grid: Grid, config: "TrainCon
         row = _outcome_row(task, outcome, _facts(task, facts), store, sid, network.name,
                            tensorboard)
         rows.append(row)
-        yield PointDone(row, len(rows), len(tasks), aggregate(rows, grid, repeats))
+        epochs = outcome.result.epochs if hasattr(outcome.result, "epochs") else []
+        yield PointDone(row, len(rows), len(tasks), aggregate(rows, grid, repeats), epochs)
     stopped = stopped or should_stop() or len(rows) < len(tasks)
     rows.sort(key=lambda r: r.index)
     yield SweepDone(sid, rows, aggregate(rows, grid, repeats),

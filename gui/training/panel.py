@@ -135,8 +135,9 @@ def training_subset(data, images: int | None):
 
 def sweep_events(network, folder: str, request, config, should_stop, should_pause):
     """The worker's generator for a sweep (core.training.sweeps.run_sweep on the request's
-    executor; finished points recorded in, and resumed from, the run store). Pauses are
-    not honoured by a sweep; a stop ends the pool's workers within a poll."""
+    executor; finished points recorded in, and resumed from, the run store). A pause
+    starts no new point (inline and pool; the running ones finish); a stop ends the pool's
+    workers within a poll."""
     from core.training.data import load_mnist
     from core.training.executors import make_executor
     from core.training.sweeps import run_sweep
@@ -149,7 +150,8 @@ def sweep_events(network, folder: str, request, config, should_stop, should_paus
                              if request.executor == "ray" else None)
     try:
         yield from run_sweep(network, data, request.grid, config, request.repeats, executor,
-                             open_run_store(), should_stop=should_stop)
+                             open_run_store(), should_stop=should_stop,
+                             should_pause=None if request.executor == "ray" else should_pause)
     finally:
         if hasattr(executor, "close"):
             executor.close()
@@ -197,6 +199,7 @@ class TrainingPanel(QWidget):
         self.downloader = JobController(self)
         self.results: dict[int, RunResults] = {}  # RunRecord.index -> model, evaluation
         self._pending: dict | None = None  # settings of the run in progress
+        self._sweep = None  # the SweepRequest running, while a sweep is
         self._last_status = ""
         self._planned_steps = 1
         self._build()
@@ -640,9 +643,12 @@ class TrainingPanel(QWidget):
 
         def make_events(should_stop, should_pause):
             return sweep_events(network, folder, request, config, should_stop, should_pause)
+        self._sweep = request
         started = self.controller.start(make_events)
         if started:
             self._update_buttons(True)
+        else:
+            self._sweep = None
         return started
 
     @Slot()
@@ -659,11 +665,22 @@ class TrainingPanel(QWidget):
         clock leaves paused time out, so the ETA resumes where it stood)."""
         self.controller.pause(paused)
         self.pause_button.setText("Resume" if paused else "Pause")
+        if getattr(self, "_sweep", None) is not None:
+            self._sweep_pause_asked(paused)
         if paused:
             self._running_format = self.progress.format()
             self.progress.setFormat("%p%  paused")
         elif getattr(self, "_running_format", None):
             self.progress.setFormat(self._running_format)
+
+    def _sweep_pause_asked(self, paused: bool) -> None:
+        """What a sweep does on Pause: the points training finish, no new one starts
+        (SweepPaused says when it is held); on Resume it goes on."""
+        if paused:
+            self.experiments.set_status("Pausing: the points training now finish, no new "
+                                        "one starts…")
+        else:
+            self.experiments.set_status("Resumed: new points start again…")
 
     def design_problem(self) -> str | None:
         """Why "current design" cannot train, said as soon as it is chosen (or the tab is
@@ -722,7 +739,14 @@ class TrainingPanel(QWidget):
     def _update_buttons(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
         self.experiments.set_running(running)
-        self.pause_button.setEnabled(running)
+        ray_sweep = running and getattr(self, "_sweep", None) is not None \
+            and self._sweep.executor == "ray"
+        self.pause_button.setEnabled(running and not ray_sweep)
+        self.pause_button.setToolTip("A Ray sweep cannot pause: its points are all submitted "
+                                     "at once (Stop ends it; a rerun resumes it)"
+                                     if ray_sweep else
+                                     "Pause (a sweep: the running points finish, no new one "
+                                     "starts); press again to resume")
         self.stop_button.setEnabled(running)
         for widget in (self.model_combo, self.optimizer, self.lr, self.batch_size, self.epochs,
                        self.until_converged, self.seed, self.device, self.threads, self.folder,
@@ -882,10 +906,20 @@ class TrainingPanel(QWidget):
 
     def _on_PointDone(self, event) -> None:  # noqa: N802
         self.progress.setValue(event.done)
-        self.experiments.update(event.row, event.aggregates)
+        self.experiments.update(event.row, event.aggregates, event.epochs)
         if event.row.status == "failed":
             self.experiments.set_status(f"Run {event.row.label}, seed {event.row.seed} "
                                         f"failed: {event.row.message}", error=True)
+
+    def _on_SweepPaused(self, event) -> None:  # noqa: N802
+        self.experiments.set_status(f"Sweep paused after {event.done} of {event.total} "
+                                    f"points: press Resume to go on.")
+        self.set_status(f"Sweep paused after {event.done} of {event.total} points.")
+
+    def _on_SweepResumed(self, event) -> None:  # noqa: N802
+        self.experiments.set_status(f"Sweep resumed after {event.done} of {event.total} "
+                                    f"points…")
+        self.set_status(f"Sweep resumed ({event.done} of {event.total} points done).")
 
     def _on_SweepDone(self, event) -> None:  # noqa: N802
         self._last_status = event.status
@@ -911,6 +945,7 @@ class TrainingPanel(QWidget):
     def on_running(self, running: bool) -> None:
         self._update_buttons(running)
         if not running:
+            self._sweep = None
             self.history_table.clear_running()  # a run that left no report (an error)
             self.progress.setRange(0, max(1, self.progress.maximum()))
             if self._last_status in ("finished", "converged"):

@@ -25,8 +25,8 @@ from core.training.executors import (InlineExecutor, Outcome, PoolExecutor, Retr
                                      make_executor)
 from core.training.experiments import variant
 from core.training.run_store import RunStore
-from core.training.sweeps import (Grid, PointDone, PointRetry, SweepDone, SweepStarted,
-                                  aggregate, make_tasks, mean_std, parse_grid, run_sweep)
+from core.training.sweeps import (Grid, PointDone, PointRetry, SweepDone, SweepPaused,
+                                  SweepResumed, SweepStarted, aggregate, make_tasks, mean_std, parse_grid, run_sweep)
 from core.training.trainer import EpochEvent, TrainConfig, train
 
 CONFIG = TrainConfig(epochs=1, batch_size=64, seed=0)
@@ -174,6 +174,66 @@ def test_a_stop_ends_the_pool_and_its_workers():
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("Spawn")]
+
+
+# -- pause ---------------------------------------------------------------------------------
+def paused_sweep(executor) -> tuple[list, list]:
+    """A GRID4 sweep paused at its first finished point and resumed at SweepPaused; returns
+    the events and the number of PointDone events seen when the pause was asked for."""
+    pause = threading.Event()
+    events, asked_at = [], []
+    for event in run_sweep(load_preset("lenet5"), tiny(), parse_grid(GRID4), CONFIG, 1,
+                           executor, should_pause=pause.is_set):
+        events.append(event)
+        if isinstance(event, PointDone) and not asked_at:
+            pause.set()
+            asked_at.append(event.done)
+        elif isinstance(event, SweepPaused):
+            time.sleep(0.5)  # a worker given a point would finish it meanwhile: none is
+            pause.clear()
+    return events, asked_at
+
+
+def _between(events, first, last) -> list:
+    i = next(k for k, e in enumerate(events) if isinstance(e, first))
+    j = next(k for k, e in enumerate(events) if isinstance(e, last))
+    return events[i + 1:j]
+
+
+def test_a_paused_inline_sweep_starts_no_point_until_resumed(inline_events):
+    events, asked_at = paused_sweep(InlineExecutor())
+    paused = [e for e in events if isinstance(e, SweepPaused)]
+    assert len(paused) == 1 and paused[0].done == asked_at[0] == 1 and paused[0].total == 4
+    assert _between(events, SweepPaused, SweepResumed) == []
+    resumed = next(e for e in events if isinstance(e, SweepResumed))
+    assert resumed.done == 1
+    assert events[-1].status == "finished"
+    assert numbers(events[-1].rows) == numbers(inline_events[-1].rows)
+
+
+def test_a_paused_pool_lets_running_points_finish_then_holds(inline_events):
+    executor = PoolExecutor(workers=2, threads=1)
+    events, asked_at = paused_sweep(executor)
+    paused = next(e for e in events if isinstance(e, SweepPaused))
+    # only the point(s) in flight when the pause came (≤ one per worker) finish before it
+    in_flight = [e for e in _between(events, PointDone, SweepPaused) if isinstance(e, PointDone)]
+    assert len(in_flight) <= 1 and paused.done == asked_at[0] + len(in_flight) < 4
+    assert _between(events, SweepPaused, SweepResumed) == []
+    assert events[-1].status == "finished"
+    assert numbers(events[-1].rows) == numbers(inline_events[-1].rows)
+
+
+def test_point_done_carries_the_epochs_the_store_records(tmp_path):
+    store = RunStore(tmp_path / "runs.db")
+    events = list(run_sweep(load_preset("lenet5"), tiny(), parse_grid(["lr=0.001,0.01"]),
+                            TrainConfig(epochs=2, batch_size=64, seed=0), 1,
+                            InlineExecutor(), store))
+    done = [e for e in events if isinstance(e, PointDone)]
+    assert len(done) == 2
+    for event in done:
+        stored = store.get(event.row.run_id).epochs
+        assert [e["test_loss"] for e in event.epochs] == [e["test_loss"] for e in stored]
+        assert len(event.epochs) == 2
 
 
 # -- failures and retries ------------------------------------------------------------------
