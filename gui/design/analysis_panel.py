@@ -14,6 +14,10 @@ from core.graph.report import human_bytes
 from gui.design.analysis_model import SORT_ROLE, AnalysisTableModel
 
 
+GROUPED_SORT_TIP = ("Sorting is off while repeated blocks are grouped (a run's layers stay "
+                    "under its row); untick \"group repeated blocks\" to sort")
+
+
 class LayerTableWidget(QWidget):
     """Settings bar + sortable table + Explain box."""
 
@@ -74,7 +78,8 @@ class LayerTableWidget(QWidget):
         self.group = QCheckBox("group repeated blocks")
         self.group.setToolTip("One row per run of identical blocks (×N), its numbers the sums "
                               "over its layers; double-click the row to list them. Exports "
-                              "follow what is shown.\n" + RULE)
+                              "follow what is shown. The table keeps the design's order "
+                              "while grouped (no sorting).\n" + RULE)
         copy = QToolButton()
         copy.setText("Copy")
         copy.setToolTip("Copy the table as tab-separated text (Ctrl+C copies the selection)")
@@ -152,6 +157,14 @@ class LayerTableWidget(QWidget):
             self.table.setCurrentIndex(index)
 
     def set_grouped(self, on: bool) -> None:
+        """Grouped, the rows keep the design's order (sorting would pull a run's layers
+        away from its row), and the header says why it does not sort."""
+        if on:
+            self.table.sortByColumn(-1, Qt.AscendingOrder)
+            self.proxy.sort(-1)  # back to the design's order
+        self.table.setSortingEnabled(not on)
+        self.table.horizontalHeader().setToolTip(
+            GROUPED_SORT_TIP if on else "Click a column to sort by it")
         self.model.set_grouped(on)
         self.table.resizeColumnsToContents()
         self._refresh_explain()

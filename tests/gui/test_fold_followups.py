@@ -76,3 +76,45 @@ def test_the_users_choice_is_remembered_across_sessions(qtbot, tmp_path):
     assert not win.act_fold.isChecked() and not scene.folding.enabled and not scene.blocks
     assert "Ctrl+B folds" in win.statusBar().currentMessage()
     close(win)
+
+
+# -- 2. readable labels, grouped table order -------------------------------------------
+def test_fold_labels_name_the_common_prefix_and_the_block_numbers():
+    from core.graph.blocks import _numbered_range
+    folds = find_folds(analyze(load_preset("resnet50")))
+    stage3 = next(f for f in folds if f.count == 5)
+    assert stage3.members[0][0].startswith("layer3_1_") and \
+        stage3.members[-1][0].startswith("layer3_5_")
+    assert stage3.label() == "layer3 blocks 1–5 ×5"
+    assert stage3.span == "layer3_1 … layer3_5"
+    assert _numbered_range("enc0", "enc5") == "enc blocks 0–5"
+    assert _numbered_range("l0", "l11") is None  # a one-letter prefix reads worse
+    assert _numbered_range("block_a", "block_b") is None
+    assert _numbered_range("x_5", "x_2") is None
+    bert = find_folds(analyze(load_preset("bert-base")))[0]
+    assert bert.label() == "l0 … l11 ×12"  # no readable prefix: first … last
+
+
+def test_grouped_table_keeps_each_runs_layers_under_it(window, qtbot):
+    open_preset(window, "resnet50")
+    layers = window.analysis_panel.layers
+    table, proxy, model = layers.table, layers.proxy, layers.model
+    table.sortByColumn(7, Qt.DescendingOrder)  # sorted by a column before grouping
+    layers.group.setChecked(True)
+    assert not table.isSortingEnabled() and proxy.sortColumn() == -1
+    assert "Sorting is off" in table.horizontalHeader().toolTip()
+    block_row = next(r for r, ref in enumerate(model.rows) if ref.block is not None)
+    model.toggle_block(block_row)
+    header = table.horizontalHeader()
+    x = header.sectionViewportPosition(7) + header.sectionSize(7) // 2
+    qtbot.mouseClick(header.viewport(), Qt.LeftButton, pos=QPoint(x, 5))
+    shown = [model.rows[proxy.mapToSource(proxy.index(r, 0)).row()]
+             for r in range(proxy.rowCount())]
+    fold = model.fold(model.rows[block_row].block)
+    start = next(i for i, ref in enumerate(shown) if ref.block == fold.id)
+    listed = sum(ref.member_of == fold.id for ref in shown)
+    under = shown[start + 1:start + 1 + listed]  # the rows right under the run's row
+    assert all(ref.member_of == fold.id for ref in under)
+    assert [ref.name for ref in under if ref.part is None] == list(fold.nodes)
+    layers.group.setChecked(False)
+    assert table.isSortingEnabled()
