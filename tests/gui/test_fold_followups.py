@@ -118,3 +118,18 @@ def test_grouped_table_keeps_each_runs_layers_under_it(window, qtbot):
     assert [ref.name for ref in under if ref.part is None] == list(fold.nodes)
     layers.group.setChecked(False)
     assert table.isSortingEnabled()
+
+
+# -- 3. the Dataflow caption clear of the counters table -------------------------------
+def test_dataflow_caption_does_not_overlap_the_counters_at_1280x720(window, qtbot):
+    from gui.main_window import WORKSPACES
+    window.resize(1280, 720)
+    window.show_workspace(WORKSPACES.index("Dataflow"))
+    panel = window.ensure_dataflow_panel()
+    assert panel.set_layer(56, 56, 64, 3, 64, 1, 1)  # a long caption: 4,096 steps
+    counters = panel.counters
+    caption, table = counters.summary, counters.table
+    qtbot.waitUntil(lambda: caption.text().startswith("<b>step 1 of 4,096"), timeout=10000)
+    QApplication.processEvents()
+    assert not caption.geometry().intersects(table.geometry())
+    assert caption.height() >= caption.heightForWidth(caption.width())
