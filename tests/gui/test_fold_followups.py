@@ -133,3 +133,34 @@ def test_dataflow_caption_does_not_overlap_the_counters_at_1280x720(window, qtbo
     QApplication.processEvents()
     assert not caption.geometry().intersects(table.geometry())
     assert caption.height() >= caption.heightForWidth(caption.width())
+
+
+# -- 4. the batch-loss legend clear of the curve ---------------------------------------
+def test_batch_loss_legend_does_not_cover_the_curve(shown):
+    import math
+
+    from gui.training.plots import TrainingPlotsWidget
+    plots = shown(TrainingPlotsWidget(), 900, 300)
+    plots.reset(100)
+    plots.add_batches([SimpleNamespace(epoch=1 + i // 100, steps_per_epoch=100,
+                                       step=i % 100 + 1, loss=2.3 * math.exp(-i / 60) + 0.1)
+                       for i in range(300)])
+    plots.refresh()
+    QApplication.processEvents()
+    legend = plots.batch_plot.getPlotItem().legend  # where named curves go
+    assert legend is plots.batch_legend
+    assert len(legend.items) == 2  # batch, smoothed
+    box = legend.sceneBoundingRect()
+    view = plots.batch_plot.getPlotItem().getViewBox()
+    assert not box.intersects(view.sceneBoundingRect())
+    xs, ys = plots.curve_batch.getData()
+    for x, y in zip(xs[:20], ys[:20]):
+        assert not box.contains(view.mapViewToScene(pg_point(x, y)))
+    # the legend does not widen the plot past its widget (nothing clipped at the right)
+    plot_item = plots.batch_plot.getPlotItem()
+    assert plot_item.sceneBoundingRect().right() <= plots.batch_plot.width() + 1
+
+
+def pg_point(x, y):
+    from PySide6.QtCore import QPointF
+    return QPointF(float(x), float(y))
