@@ -164,3 +164,20 @@ def test_batch_loss_legend_does_not_cover_the_curve(shown):
 def pg_point(x, y):
     from PySide6.QtCore import QPointF
     return QPointF(float(x), float(y))
+
+
+# -- 5. the minimap: a share of the canvas, hidden when everything is in view ----------
+def test_minimap_stays_within_a_fifth_of_the_canvas_and_hides_when_all_is_shown(window):
+    from gui.design.minimap import SHARE
+    window.resize(1280, 720)
+    open_preset(window, "resnet18")
+    window.jump_to_node("fc")
+    QApplication.processEvents()
+    minimap, viewport = window.canvas.minimap, window.canvas.viewport()
+    assert minimap.isVisible()
+    assert minimap.width() <= SHARE * viewport.width() + 1
+    assert minimap.height() <= SHARE * viewport.height() + 1
+    assert SHARE <= 0.2
+    window.canvas.zoom_to_fit()
+    QApplication.processEvents()
+    assert not minimap.isVisible()
