@@ -1,5 +1,6 @@
 """Folded repeated blocks: the view state (folding on or off, which folds are open) that
-the canvas (gui/design/canvas.py, BlockItem) and the Fold actions share. Folding is a view
+the canvas (gui/design/canvas.py, BlockItem) and the Fold actions share, and the remembered
+choice (FoldChoice: QSettings, automatic for designs over AUTO_FOLD_LAYERS layers). Folding is a view
 of the design, never an edit of it: it is not on the undo stack and a saved design holds
 its layers, not its folds."""
 
