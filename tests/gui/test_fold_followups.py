@@ -181,3 +181,18 @@ def test_minimap_stays_within_a_fifth_of_the_canvas_and_hides_when_all_is_shown(
     window.canvas.zoom_to_fit()
     QApplication.processEvents()
     assert not minimap.isVisible()
+
+
+def test_grouped_runs_and_totals_are_not_elided(window):
+    open_preset(window, "resnet50")
+    layers = window.analysis_panel.layers
+    layers.group.setChecked(True)
+    QApplication.processEvents()
+    table, proxy, model = layers.table, layers.proxy, layers.model
+    bold = [r for r, ref in enumerate(model.rows) if ref.name is None]
+    assert len(bold) == 5  # four runs and the totals
+    for r in bold:
+        for col in range(model.columnCount()):
+            index = proxy.mapFromSource(model.index(r, col))
+            assert table.columnWidth(col) >= table.sizeHintForIndex(index).width(), \
+                (model.rows[r], col, index.data())
