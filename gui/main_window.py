@@ -309,7 +309,8 @@ class MainWindow(QMainWindow):
         self.act_minimap.setCheckable(True)
         self.act_minimap.setChecked(True)
         from gui.design.folds import fold_actions
-        self.act_fold, self.act_expand_all = fold_actions(self, self.canvas)
+        self.act_fold, self.act_expand_all = fold_actions(self, self.canvas, self.document,
+                                                         self.settings)
         self.act_ds = a("Convert to &Depthwise-Separable", self.convert_ds, "Ctrl+Shift+D",
                         "Replace every plain Conv2d by its depthwise + pointwise unit")
         self.act_solver = a("Conv &Solver…", self.open_solver, "Ctrl+Alt+S",

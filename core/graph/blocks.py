@@ -33,6 +33,7 @@ member nodes of the existing analysis (``fold_figures``); folding changes no tot
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from core.common.explain import ZERO, Expr, V
@@ -67,14 +68,39 @@ class Fold:
 
     @property
     def title(self) -> str:
-        """A reader's name for the run: the blocks' common name prefix, first … last."""
+        """A reader's name for the run: "layer3 blocks 1–5" where the blocks are named
+        <prefix><separator?><number> (layer3_1 … layer3_5, enc0 … enc5), else the blocks'
+        name stems first … last."""
         first, last = _stem(self.members[0]), _stem(self.members[-1])
+        numbered = _numbered_range(first, last)
+        if numbered:
+            return numbered
         if first != last:
             return f"{first} … {last}"
         return f"{self.members[0][0]} … {self.members[-1][-1]}"
 
+    @property
+    def span(self) -> str:
+        """First block's stem … last block's (the names as the design has them)."""
+        return f"{_stem(self.members[0])} … {_stem(self.members[-1])}"
+
     def label(self) -> str:
         return f"{self.title} ×{self.count}"
+
+
+def _numbered_range(first: str, last: str) -> str | None:
+    """ "layer3 blocks 1–5" for stems layer3_1 and layer3_5 (or enc0 and enc5): one
+    prefix of at least two characters, then the block numbers; None otherwise."""
+    a, b = _PREFIX_NUMBER.fullmatch(first), _PREFIX_NUMBER.fullmatch(last)
+    if not (a and b) or a["prefix"] != b["prefix"] or int(a["n"]) >= int(b["n"]):
+        return None
+    prefix = a["prefix"].rstrip("_.-")
+    if len(prefix) < 2:
+        return None
+    return f"{prefix} blocks {int(a['n'])}–{int(b['n'])}"
+
+
+_PREFIX_NUMBER = re.compile(r"(?P<prefix>.*?[^\d])(?P<n>\d+)")
 
 
 def _stem(names) -> str:

@@ -514,6 +514,7 @@ class CountersWidget(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(24)
         header = self.table.horizontalHeader()
         self.table.setFixedHeight(header.sizeHint().height() + 3 * 24 + 2 * self.table.frameWidth())
+        self.summary.setMinimumHeight(2 * self.summary.fontMetrics().lineSpacing())
 
     def set_totals(self, totals: dict[str, dict[str, int]], macs: int, energy: float) -> None:
         self.totals, self.total_macs, self.total_energy = totals, macs, energy
@@ -532,6 +533,20 @@ class CountersWidget(QWidget):
         self.summary.setText(
             f"<b>step {state.frame + 1:,} of {n_frames:,}</b> · MACs {state.macs:,} / {self.total_macs:,}"
             f" · energy so far {state.energy:,.0f} / {self.total_energy:,.0f}")
+        self._fit_summary()
+
+    def _fit_summary(self) -> None:
+        """Reserve the wrapped caption's height (a layout gives a word-wrapped label one
+        line and squeezes it up over the table at 1280x720); it never shrinks below two
+        lines, so the caption does not make the layout jump from step to step."""
+        needed = max(2 * self.summary.fontMetrics().lineSpacing(),
+                     self.summary.heightForWidth(max(1, self.summary.width())))
+        if needed != self.summary.minimumHeight():
+            self.summary.setMinimumHeight(needed)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_summary()
 
     def text(self) -> str:
         """The table as plain text (for tests and copying)."""

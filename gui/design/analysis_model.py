@@ -335,7 +335,9 @@ class AnalysisTableModel(QAbstractTableModel):
                 return QColor("#d63031")
             return QColor("#7f8c8d") if ref.part is not None else None
         if role == _TOOLTIP and ref.block is not None and col.key in ("name", "type"):
-            return RULE + " Double-click to list its layers."
+            fold = self.fold(ref.block)
+            return (f"{fold.span}: {fold.count} identical blocks of {len(fold.members[0])} "
+                    f"layers. {RULE} Double-click to list its layers.")
         raw = self.cell(row, column)
         value = self._value(raw)
         if role == _SORT:

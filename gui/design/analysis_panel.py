@@ -14,6 +14,10 @@ from core.graph.report import human_bytes
 from gui.design.analysis_model import SORT_ROLE, AnalysisTableModel
 
 
+GROUPED_SORT_TIP = ("Sorting is off while repeated blocks are grouped (a run's layers stay "
+                    "under its row); untick \"group repeated blocks\" to sort")
+
+
 class LayerTableWidget(QWidget):
     """Settings bar + sortable table + Explain box."""
 
@@ -74,7 +78,8 @@ class LayerTableWidget(QWidget):
         self.group = QCheckBox("group repeated blocks")
         self.group.setToolTip("One row per run of identical blocks (×N), its numbers the sums "
                               "over its layers; double-click the row to list them. Exports "
-                              "follow what is shown.\n" + RULE)
+                              "follow what is shown. The table keeps the design's order "
+                              "while grouped (no sorting).\n" + RULE)
         copy = QToolButton()
         copy.setText("Copy")
         copy.setToolTip("Copy the table as tab-separated text (Ctrl+C copies the selection)")
@@ -114,7 +119,7 @@ class LayerTableWidget(QWidget):
                     widget.setCurrentText(value)
         # Re-fit after every change: values grow with edits ("1×28…"); the header measures
         # only the first rows (precision above), so this stays cheap on ResNet-50.
-        self.table.resizeColumnsToContents()
+        self._fit_columns()
         self._refresh_explain()
 
     def _current_changed(self, current, _previous) -> None:
@@ -151,16 +156,37 @@ class LayerTableWidget(QWidget):
         with QSignalBlocker(self.table.selectionModel()):
             self.table.setCurrentIndex(index)
 
-    def set_grouped(self, on: bool) -> None:
-        self.model.set_grouped(on)
+    def _fit_columns(self) -> None:
+        """Fit the columns to the first rows (cheap) and to every bold row: the totals and
+        the folded runs, whose sums are the widest numbers and lie further down ("5,585,…")."""
         self.table.resizeColumnsToContents()
+        model = self.model
+        bold = [r for r, ref in enumerate(model.rows) if ref.name is None]
+        for col in range(model.columnCount()):
+            need = max((self.table.sizeHintForIndex(
+                self.proxy.mapFromSource(model.index(r, col))).width() for r in bold),
+                default=0) + 2 * self.table.showGrid()
+            if need > self.table.columnWidth(col):
+                self.table.setColumnWidth(col, need)
+
+    def set_grouped(self, on: bool) -> None:
+        """Grouped, the rows keep the design's order (sorting would pull a run's layers
+        away from its row), and the header says why it does not sort."""
+        if on:
+            self.table.sortByColumn(-1, Qt.AscendingOrder)
+            self.proxy.sort(-1)  # back to the design's order
+        self.table.setSortingEnabled(not on)
+        self.table.horizontalHeader().setToolTip(
+            GROUPED_SORT_TIP if on else "Click a column to sort by it")
+        self.model.set_grouped(on)
+        self._fit_columns()
         self._refresh_explain()
 
     def _double_clicked(self, index) -> None:
         """On a folded run's row: list its layers under it (or fold them again)."""
         source = self.proxy.mapToSource(index)
         if self.model.toggle_block(source.row()):
-            self.table.resizeColumnsToContents()
+            self._fit_columns()
             self._refresh_explain()
 
     def export_table(self, title: str = ""):

@@ -10,9 +10,22 @@ from PySide6.QtGui import QColor, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QWidget
 
 MAX_SIZE = (170, 230)
-SHARE = 0.24  # at most this share of the canvas's width (twice that of its height)
+SHARE = 0.2   # at most this share of the canvas's width and of its height
+MIN_SIDE = 40  # below this the picture says nothing: the minimap stays hidden
 MARGIN = 12
 PAD = 20.0    # scene units around the design
+
+
+def minimap_size(view_w: int, view_h: int, bounds: QRectF) -> tuple[int, int]:
+    """At most SHARE of the canvas's width and of its height (and MAX_SIZE), shaped like
+    the design with its padding, so that a tall column does not take a wide box."""
+    box_w = min(MAX_SIZE[0], int(view_w * SHARE))
+    box_h = min(MAX_SIZE[1], int(view_h * SHARE))
+    if bounds.isNull() or box_w < 1 or box_h < 1:
+        return max(1, box_w), max(1, box_h)
+    aspect = (bounds.width() + 2 * PAD) / (bounds.height() + 2 * PAD)
+    w, h = min(box_w, box_h * aspect), min(box_h, box_w / aspect)
+    return max(min(box_w, MIN_SIDE), int(w)), max(min(box_h, MIN_SIDE), int(h))
 
 
 class MiniMap(QWidget):
@@ -44,8 +57,11 @@ class MiniMap(QWidget):
         self.refresh()
 
     def needed(self) -> bool:
-        """Part of the design lies outside the canvas's view."""
-        return not self.bounds.isNull() and not self.visible_area().contains(self.bounds)
+        """Part of the design lies outside the canvas's view, and the canvas is big enough
+        for a minimap within its share."""
+        return (not self.bounds.isNull() and self.width() >= MIN_SIDE
+                and self.height() >= MIN_SIDE
+                and not self.visible_area().contains(self.bounds))
 
     def refresh(self) -> None:
         """Show or hide (cheap: called on every scroll and zoom step)."""
@@ -56,6 +72,7 @@ class MiniMap(QWidget):
     def fit(self) -> None:
         """Measure and render the design again (after changes settle)."""
         self.bounds = self.canvas.scene_.itemsBoundingRect()
+        self.place(render=False)  # its shape follows the design's
         self._render()
         self.refresh()
 
@@ -102,14 +119,14 @@ class MiniMap(QWidget):
         painter.setBrush(QColor(9, 132, 227, 40))
         painter.drawRect(frame.intersected(QRectF(self.rect())))
 
-    def place(self) -> None:
+    def place(self, render: bool = True) -> None:
         """Bottom-right corner of the canvas, clear of its scroll bars, sized to it."""
         view = self.canvas.viewport()
-        size = (max(60, min(MAX_SIZE[0], int(view.width() * SHARE))),
-                max(60, min(MAX_SIZE[1], int(view.height() * SHARE * 2))))
+        size = minimap_size(view.width(), view.height(), self.bounds)
         if (self.width(), self.height()) != size:
             self.setFixedSize(*size)
-            self._render()
+            if render:
+                self._render()
         self.move(view.x() + view.width() - self.width() - MARGIN,
                   view.y() + view.height() - self.height() - MARGIN)
         self.raise_()

@@ -147,6 +147,18 @@ def styled_plot(title: str, y_label: str = "", legend_offset=(-10, 10),
     return plot
 
 
+def legend_below(plot: pg.PlotWidget) -> pg.LegendItem:
+    """A one-row legend under the x-axis, outside the data: inside the plot, the batch
+    curve (which starts high on the left and, early in a run, fills the whole box) ran
+    under the legend. Curves given a name join it as they do a plot's own legend."""
+    item = plot.getPlotItem()
+    legend = pg.LegendItem(colCount=2, labelTextColor="k", frame=False, horSpacing=14)
+    item.legend = legend  # PlotItem.addItem puts named curves here
+    item.layout.addItem(legend, 4, 0, 1, 3)  # the full width: it must not widen the plot
+    item.layout.setRowStretchFactor(4, 0)
+    return legend
+
+
 class TrainingPlotsWidget(QWidget):
     """Three live plots over one run; ``reset`` before a run, ``add_batches`` /
     ``add_epoch`` as events arrive."""
@@ -175,7 +187,8 @@ class TrainingPlotsWidget(QWidget):
 
         self.loss_plot = styled_plot("Loss per epoch", "cross-entropy")
         self.acc_plot = styled_plot("Accuracy per epoch", "accuracy (%)", (-10, -10))
-        self.batch_plot = styled_plot("Loss per batch", "cross-entropy")
+        self.batch_plot = styled_plot("Loss per batch", "cross-entropy", legend=False)
+        self.batch_legend = legend_below(self.batch_plot)
         self.batch_plot.setClipToView(True)
         self.batch_plot.setDownsampling(auto=True, mode="peak")
         dashed = Qt.DashLine
