@@ -462,9 +462,10 @@ class LoopNestView(QTextEdit):
         self.verticalScrollBar().setValue(bar[1])
 
 
-def compact(n: int) -> str:
-    """Thousands separators below 100,000, then 3 significant digits with k/M/G/T (exact in tooltips)."""
-    if abs(n) < 100_000:
+def compact(n: int, below: int = 100_000) -> str:
+    """Thousands separators below ``below``, then 3 significant digits with k/M/G/T (exact in
+    tooltips)."""
+    if abs(n) < below:
         return f"{n:,}"
     for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(n) >= scale:
@@ -528,12 +529,24 @@ class CountersWidget(QWidget):
                 if key == "allocs" and op != "output":
                     item.setText("—")  # only partial sums start from zero
                     continue
-                item.setText(f"{compact(now)} / {compact(total)}")
+                item.setText(self._cell_text(c, now, total))
                 item.setToolTip(f"{now:,} of {total:,}")
         self.summary.setText(
             f"<b>step {state.frame + 1:,} of {n_frames:,}</b> · MACs {state.macs:,} / {self.total_macs:,}"
             f" · energy so far {state.energy:,.0f} / {self.total_energy:,.0f}")
         self._fit_summary()
+
+    def _cell_text(self, column: int, now: int, total: int) -> str:
+        """"now / total", in shorter forms until it fits its column (never elided: the exact
+        figures are in the tooltip)."""
+        room = self.table.columnWidth(column) - 10  # the cell's margins
+        metrics = self.table.fontMetrics()
+        text = ""
+        for below in (100_000, 1_000):
+            text = f"{compact(now, below)} / {compact(total, below)}"
+            if metrics.horizontalAdvance(text) <= room:
+                return text
+        return text
 
     def _fit_summary(self) -> None:
         """Reserve the wrapped caption's height (a layout gives a word-wrapped label one

@@ -196,3 +196,28 @@ def test_grouped_runs_and_totals_are_not_elided(window):
             index = proxy.mapFromSource(model.index(r, col))
             assert table.columnWidth(col) >= table.sizeHintForIndex(index).width(), \
                 (model.rows[r], col, index.data())
+
+
+def test_dataflow_counters_fit_their_cells_at_1280x720(window, qtbot):
+    """No counter is elided ("27,556 / 11…"): each cell's text fits its column, in a shorter
+    form when it must, and its tooltip keeps the exact figures."""
+    from gui.main_window import WORKSPACES
+    window.resize(1280, 720)
+    window.show_workspace(WORKSPACES.index("Dataflow"))
+    panel = window.ensure_dataflow_panel()
+    assert panel.set_layer(56, 56, 64, 3, 64, 1, 1)
+    counters = panel.counters
+    qtbot.waitUntil(lambda: counters.summary.text().startswith("<b>step 1 of 4,096"), timeout=10000)
+    QApplication.processEvents()
+    table = counters.table
+    metrics = table.fontMetrics()
+    texts = []
+    for r in range(table.rowCount()):
+        for c in range(table.columnCount()):
+            item = table.item(r, c)
+            texts.append(item.text())
+            assert metrics.horizontalAdvance(item.text()) <= table.columnWidth(c) - 10, item.text()
+            if item.text() != "—":
+                now, total = (int(x.replace(",", "")) for x in item.toolTip().split(" of "))
+                assert total >= now
+    assert any("M" in t for t in texts)  # the 12.6M-element totals needed the short form
