@@ -1,11 +1,7 @@
-"""Experiments: train one network several times, varying one thing (batch size, width,
-depth, kernel size or learning rate), and tabulate training time, inference time, accuracy, parameters
-and MACs per run.
-
-``run_experiment`` is a generator like ``core.training.train``: it yields ExperimentStarted,
-then per run RunStarted, the run's training events unchanged and RunDone, and ends with
-ExperimentDone. Every variant is built and shape-checked (``plan``) before any training.
-Torch is only imported by the trainer, lazily.
+"""Experiment dimensions: what a sweep may vary (batch size, width, depth, kernel size or
+learning rate), their values parsed and checked, and the network variant each value makes
+(``variant``), shape-checked before any training (``check_variant``). The sweeps that train
+the variants are core.training.sweeps; nothing here imports torch.
 
 Variant rules (``variant``):
 
@@ -25,21 +21,15 @@ Variant rules (``variant``):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from core.graph.analysis import Analysis, analyze
 from core.graph.catalog import layer_type
 from core.common.errors import InputError, MlsysError
 from core.common.explain import shape_text
-from core.common.tables import Table
 from core.graph.network import Network
-
-if TYPE_CHECKING:  # the trainer module is only needed when runs train
-    from core.training.trainer import TrainConfig
 
 SWEEP_KINDS = ("batch_size", "width", "depth", "kernel", "lr")
 MAX_VALUES = 12
@@ -309,32 +299,7 @@ def _insert_chain(network: Network, source: str, layers: list, users=None) -> st
 # ---------------------------------------------------------------------------------------
 # Planning
 # ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PlannedRun:
-    """One run of an experiment; ``index`` counts from 1."""
-
-    index: int
-    label: str
-    value: Any
-    network: Network
-    config: TrainConfig
-
-
-def plan(network: Network, sweep: Sweep, config: TrainConfig) -> list[PlannedRun]:
-    """Every run of ``sweep``, each variant shape-checked now (InputError naming the value
-    and the layer), before any training."""
-    runs = []
-    for index, value in enumerate(sweep.values, 1):
-        label = value_label(sweep.kind, value)
-        net = variant(network, sweep.kind, value)
-        _check_variant(net, label, network.name)
-        run_config = dataclasses.replace(config, **{sweep.kind: value}) \
-            if sweep.kind in CONFIG_KINDS else config
-        runs.append(PlannedRun(index, label, value, net, run_config))
-    return runs
-
-
-def _check_variant(network: Network, label: str, base_name: str) -> None:
+def check_variant(network: Network, label: str, base_name: str) -> None:
     """Shapes resolve everywhere, and the network reads MNIST images and gives class scores."""
     from core.training.data import NUM_CLASSES, input_layout
     analysis = analyze(network)
@@ -360,34 +325,6 @@ def _check_variant(network: Network, label: str, base_name: str) -> None:
 # ---------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ExperimentRow:
-    """One run's outcome; timing and accuracy fields are None when the run did not get
-    that far. Shapes are per sample; ``images_per_sec`` is training throughput."""
-
-    kind: str
-    value: Any
-    label: str
-    status: str  # finished, converged, failed (stopped runs give no row)
-    params: int
-    macs: int
-    input_shape: str
-    output_shape: str
-    epochs: int
-    train_seconds: float | None
-    seconds_per_epoch: float | None
-    images_per_sec: float | None
-    test_acc: float | None
-    test_loss: float | None
-    inference_batch: int | None
-    inference_ms_per_batch: float | None
-    inference_us_per_image: float | None
-    message: str = ""
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
 def network_facts(network: Network) -> dict:
     """params, MACs per image, input and output shapes (the class scores) of a network."""
     analysis = analyze(network)
@@ -404,160 +341,3 @@ def _scores_node(network: Network, analysis: Analysis) -> str:
             return node.inputs[0]
     outputs = [o for o in network.output_names() if network.nodes[o].type != "Loss"]
     return outputs[0] if outputs else network.topological_order()[-1]
-
-
-def make_row(run: PlannedRun, kind: str, result, timing, message: str = "") -> ExperimentRow:
-    """The row of a run from its TrainResult (None if training never started) and its
-    InferenceTiming (None if not measured)."""
-    epochs = list(result.epochs) if result is not None else []
-    last = epochs[-1] if epochs else None
-    return ExperimentRow(
-        kind, run.value, run.label, result.status if result is not None else "failed",
-        **network_facts(run.network), epochs=len(epochs),
-        train_seconds=result.train_seconds if result is not None else None,
-        seconds_per_epoch=sum(e.seconds for e in epochs) / len(epochs) if epochs else None,
-        images_per_sec=sum(e.images_per_sec for e in epochs) / len(epochs) if epochs else None,
-        test_acc=last.test_acc if last else None, test_loss=last.test_loss if last else None,
-        inference_batch=timing.batch_size if timing else None,
-        inference_ms_per_batch=timing.ms_per_batch if timing else None,
-        inference_us_per_image=timing.ms_per_image * 1e3 if timing else None,
-        message=message or (result.message if result is not None else ""))
-
-
-ROW_COLUMNS = (("kind", "kind"), ("value", "value"), ("label", "variant"), ("status", "status"),
-               ("params", "params"), ("macs", "MACs"), ("input_shape", "input"),
-               ("output_shape", "output"), ("epochs", "epochs"),
-               ("train_seconds", "train s"), ("seconds_per_epoch", "s/epoch"),
-               ("images_per_sec", "train img/s"), ("test_acc", "test acc"),
-               ("test_loss", "test loss"), ("inference_batch", "inference batch"),
-               ("inference_ms_per_batch", "inference ms/batch"),
-               ("inference_us_per_image", "inference µs/image"))
-_TEXT_COLUMNS = {"kind", "label", "status", "input_shape", "output_shape"}
-
-
-def rows_table(rows, title: str = "") -> Table:
-    """The rows as a core.common.tables Table (text, CSV, Markdown, LaTeX)."""
-    keys = [k for k, _ in ROW_COLUMNS]
-    return Table([h for _, h in ROW_COLUMNS],
-                 [[getattr(r, k) for k in keys] for r in rows], title,
-                 numeric={i for i, k in enumerate(keys) if k not in _TEXT_COLUMNS},
-                 percent={keys.index("test_acc")})
-
-
-# ---------------------------------------------------------------------------------------
-# Events and the runner
-# ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ExperimentEvent:
-    """Base of the events run_experiment adds around the trainer's own."""
-
-
-@dataclass(frozen=True)
-class ExperimentStarted(ExperimentEvent):
-    runs: int
-    kind: str
-    values: tuple
-
-
-@dataclass(frozen=True)
-class RunStarted(ExperimentEvent):
-    index: int  # 1-based
-    label: str
-    total: int
-
-
-@dataclass(frozen=True)
-class RunDone(ExperimentEvent):
-    index: int
-    row: ExperimentRow
-
-
-@dataclass(frozen=True)
-class ExperimentDone(ExperimentEvent):
-    rows: list
-    status: str  # finished or stopped
-
-
-def run_experiment(network: Network, data, sweep: Sweep, config: TrainConfig,
-                   should_stop: Callable[[], bool] = lambda: False,
-                   should_pause: Callable[[], bool] = lambda: False,
-                   store=None) -> Iterator:
-    """Train every variant of ``sweep`` from the same seed on ``data`` (None: load_mnist()).
-    A failed run gives a "failed" row and the sweep goes on; a stop (checked before every
-    batch) ends it with ExperimentDone(status="stopped") and the rows of the runs done.
-    With a RunStore ``store``, each point is recorded there as a run of kind "sweep"."""
-    from core.training.data import load_mnist
-    runs = plan(network, sweep, config)
-    data = data if data is not None else load_mnist()
-    yield ExperimentStarted(len(runs), sweep.kind, sweep.values)
-    if not should_stop():
-        _warm_up(runs[0], data)
-    rows = []
-    for run in runs:
-        if should_stop():
-            break
-        yield RunStarted(run.index, run.label, len(runs))
-        result, message = yield from _train_run(run, data, should_stop, should_pause,
-                                                 _recorder(store, run, sweep.kind))
-        if result is not None and result.status == "stopped":
-            break
-        timing = None if should_stop() else _inference_timing(result, run, sweep.kind)
-        row = make_row(run, sweep.kind, result, timing, message)
-        rows.append(row)
-        yield RunDone(run.index, row)
-    else:
-        yield ExperimentDone(rows, "finished")
-        return
-    yield ExperimentDone(rows, "stopped")
-
-
-def _warm_up(run: PlannedRun, data) -> None:
-    """One untimed training step (and a short evaluation) of the first variant on a few
-    images, so that the first run does not pay torch's one-time start-up costs (thread
-    pool, allocator, kernel selection) in its times."""
-    from core.training.data import MnistData
-    from core.training.trainer import train
-    batch = max(1, min(run.config.batch_size, data.train_size))
-    few = MnistData(data.train_images[:batch], data.train_labels[:batch],
-                    data.test_images[:100], data.test_labels[:100], kind="custom")
-    config = dataclasses.replace(run.config, epochs=1, until_converged=False)
-    try:
-        for _ in train(run.network, few, config):
-            pass
-    except MlsysError:
-        pass  # the run itself will report it
-
-
-def _recorder(store, run: PlannedRun, kind: str):
-    if store is None:
-        return None
-    from core.training.run_store import TrainingRecorder
-    settings = dict(run.config.as_dict(), sweep=kind, value=run.value, label=run.label)
-    return TrainingRecorder(store, run.network.name, settings, kind="sweep")
-
-
-def _train_run(run: PlannedRun, data, should_stop, should_pause, recorder=None):
-    """Yields the trainer's events (recorded by ``recorder`` when given); returns
-    (TrainResult or None, error message)."""
-    from core.training.trainer import Failed, Finished, Stopped, train
-    result = None
-    try:
-        events = train(run.network, data, run.config, should_stop, should_pause)
-        for event in recorder.wrap(events) if recorder is not None else events:
-            yield event
-            if isinstance(event, (Finished, Stopped, Failed)):
-                result = event.result
-    except MlsysError as exc:
-        return result, str(exc)
-    return result, ""
-
-
-def _inference_timing(result, run: PlannedRun, kind: str):
-    """Inference time at the run's batch size (the sweep value for batch_size sweeps)."""
-    if result is None or result.status == "failed":
-        return None
-    batch = run.value if kind == "batch_size" else run.config.batch_size
-    try:
-        return result.model.inference_time(batch, budget_s=INFERENCE_BUDGET_S)
-    except (MlsysError, RuntimeError):
-        return None

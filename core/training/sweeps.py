@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from core.common.errors import InputError
 from core.graph.network import Network
-from core.training.experiments import (CONFIG_KINDS, _check_variant, network_facts,
+from core.training.experiments import (CONFIG_KINDS, check_variant, network_facts,
                                        value_label, variant)
 from core.training.sweep_points import PointResult, PointTask, cores  # noqa: F401 (cores: re-exported)
 
@@ -107,7 +107,7 @@ def make_tasks(network: Network, grid: Grid, config: "TrainConfig", repeats: int
     for settings in grid.points():
         net = point_network(network, settings)
         label = point_label(settings)
-        _check_variant(net, label, network.name)
+        check_variant(net, label, network.name)
         design = network_to_dict(net)
         base = dataclasses.replace(config, threads=threads,
                                    **{k: v for k, v in settings.items() if k in CONFIG_KINDS})

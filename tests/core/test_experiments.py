@@ -1,10 +1,9 @@
-"""Experiments: sweep values, network variants (checked against torch), planning, the
-runner's events, stop, the exported table and the ``experiment`` command."""
+"""Experiments: sweep values, network variants (checked against torch), the shape check of
+every variant before training (through core.training.sweeps.make_tasks) and the
+``experiment`` command. The sweeps' own runs, events and tables: tests/core/test_sweeps.py."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import pytest
@@ -12,27 +11,16 @@ import pytest
 from core.training import data as mnist
 from core.graph.analysis import analyze
 from core.cli.parser import main
-from core.training.data import MnistData, load_sample
+from core.training.data import load_sample
 from core.common.errors import InputError
-from core.training.experiments import (SWEEP_KINDS, ExperimentDone, ExperimentRow, ExperimentStarted,
-                              PlannedRun, RunDone, RunStarted, Sweep, parse_sweep,
-                              parse_values, plan, rows_table, run_experiment, variant)
-from core.common.tables import to_csv
+from core.training.experiments import SWEEP_KINDS, Sweep, parse_sweep, parse_values, variant
+from core.training.sweeps import Grid, make_tasks
 from core.graph.network import Network
 from core.graph.presets import load_preset
-from core.training.trainer import (BatchEvent, Finished, Started, Stopped, TrainConfig, TrainedModel,
-                           train)
+from core.training.trainer import TrainConfig, TrainedModel
 from mnist_files import write_set
 
 FAST = TrainConfig(epochs=1, batch_size=64, seed=0, threads=1)  # steady on busy machines
-
-
-@pytest.fixture(scope="module")
-def small():
-    """400 train / 200 test images of the bundled sample."""
-    sample = load_sample()
-    return MnistData(sample.train_images[:400], sample.train_labels[:400],
-                     sample.test_images[:200], sample.test_labels[:200], kind="custom")
 
 
 def torch_params(network: Network) -> int:
@@ -214,14 +202,18 @@ def residual_net() -> Network:
     return net
 
 
+def plan(network: Network, sweep: Sweep, config: TrainConfig):
+    """The tasks of a one-dimension sweep (each variant shape-checked before training)."""
+    return make_tasks(network, Grid((sweep,)), config)
+
+
 def test_plan_makes_one_run_per_value():
     runs = plan(load_preset("lenet5"), Sweep("batch_size", (32, 128)), FAST)
     assert [r.index for r in runs] == [1, 2]
     assert [r.config.batch_size for r in runs] == [32, 128]
     assert [r.label for r in runs] == ["batch 32", "batch 128"]
-    assert all(isinstance(r, PlannedRun) for r in runs)
     runs = plan(load_preset("lenet5"), Sweep("width", (1, 2)), FAST)
-    assert all(r.config is FAST for r in runs)
+    assert all(r.config.batch_size == FAST.batch_size for r in runs)
 
 
 def test_plan_rejects_a_kernel_that_breaks_shapes_before_training(monkeypatch):
@@ -234,8 +226,6 @@ def test_plan_rejects_a_kernel_that_breaks_shapes_before_training(monkeypatch):
         plan(residual_net(), Sweep("kernel", (5, 3)), FAST)
     message = str(info.value)
     assert "kernel 3×3" in message and "add" in message
-    with pytest.raises(InputError):
-        list(run_experiment(residual_net(), None, Sweep("kernel", (5, 3)), FAST))
 
 
 def test_plan_rejects_groups_that_no_longer_divide():
@@ -254,99 +244,7 @@ def test_plan_rejects_a_network_mnist_cannot_feed():
         plan(load_preset("autoencoder-classifier-padded"), Sweep("depth", (0,)), FAST)
 
 
-# -- run_experiment ----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def batch_events(small):
-    return list(run_experiment(load_preset("lenet5"), small, Sweep("batch_size", (32, 128)),
-                               FAST))
-
-
-def test_events_come_in_order(batch_events):
-    kinds = [type(e) for e in batch_events]
-    assert kinds[0] is ExperimentStarted and kinds[-1] is ExperimentDone
-    assert batch_events[0] == ExperimentStarted(2, "batch_size", (32, 128))
-    outer = [e for e in batch_events if isinstance(e, (RunStarted, RunDone))]
-    assert [(type(e).__name__, e.index) for e in outer] == [
-        ("RunStarted", 1), ("RunDone", 1), ("RunStarted", 2), ("RunDone", 2)]
-    first = kinds.index(RunStarted)
-    assert kinds[first + 1] is Started and BatchEvent in kinds
-    assert kinds.count(Finished) == 2
-    assert batch_events[1].label == "batch 32" and batch_events[1].total == 2
-
-
-def test_rows_describe_each_run(batch_events):
-    done = batch_events[-1]
-    assert done.status == "finished" and len(done.rows) == 2
-    rows = done.rows
-    assert all(isinstance(r, ExperimentRow) and r.status == "finished" for r in rows)
-    assert rows[0].params == rows[1].params == 61_706
-    assert rows[0].macs == 416_520
-    assert [r.inference_batch for r in rows] == [32, 128]
-    assert [r.value for r in rows] == [32, 128]
-    for r in rows:
-        assert 0 < r.test_acc <= 1 and r.test_loss > 0
-        assert r.epochs == 1 and r.train_seconds > 0 and r.images_per_sec > 0
-        assert r.input_shape == "1×28×28" and r.output_shape == "10"
-        assert r.inference_ms_per_batch > 0
-        assert r.inference_us_per_image == pytest.approx(
-            r.inference_ms_per_batch * 1e3 / r.inference_batch)
-    assert set(rows[0].as_dict()) >= {"kind", "value", "params", "macs", "test_acc",
-                                      "inference_us_per_image"}
-
-
-def test_each_run_trains_a_fresh_model_from_the_seed(small):
-    events = list(run_experiment(load_preset("lenet5"), small, Sweep("width", (2, 1)), FAST))
-    runs = [[], []]
-    current = -1
-    for event in events:
-        if isinstance(event, RunStarted):
-            current += 1
-        elif isinstance(event, BatchEvent):
-            runs[current].append(event.loss)
-    alone = [e.loss for e in train(load_preset("lenet5"), small, FAST)
-             if isinstance(e, BatchEvent)]
-    assert runs[1] == alone  # width ×1 after width ×2: same losses as a run on its own
-
-
-def test_stop_ends_the_sweep_quickly(small):
-    seen = {"batches": 0}
-
-    def should_stop():
-        return seen["batches"] >= 3
-
-    events = []
-    for event in run_experiment(load_preset("lenet5"), small, Sweep("batch_size", (32, 64)),
-                                FAST, should_stop):
-        events.append(event)
-        if isinstance(event, BatchEvent):
-            seen["batches"] += 1
-    assert seen["batches"] == 3
-    assert isinstance(events[-1], ExperimentDone) and events[-1].status == "stopped"
-    assert events[-1].rows == []
-    assert any(isinstance(e, Stopped) for e in events)
-    assert sum(isinstance(e, RunStarted) for e in events) == 1
-
-
-def test_a_failed_run_gives_a_failed_row_and_the_sweep_goes_on(small):
-    huge_lr = TrainConfig(epochs=1, batch_size=64, optimizer="sgd", lr=1e6)
-    events = list(run_experiment(load_preset("mlp"), small, Sweep("depth", (0, 1)), huge_lr))
-    rows = events[-1].rows
-    assert events[-1].status == "finished" and len(rows) == 2
-    assert rows[0].status == "failed" and "diverged" in rows[0].message
-    assert rows[0].inference_ms_per_batch is None and rows[0].params > 0
-
-
 # -- table and command line --------------------------------------------------------------
-def test_rows_table_exports_csv(batch_events):
-    table = rows_table(batch_events[-1].rows, "lenet5")
-    parsed = list(csv.reader(io.StringIO(to_csv(table))))
-    assert len(parsed) == 3
-    header = parsed[0]
-    assert "params" in header and "test acc" in header and "inference ms/batch" in header
-    assert parsed[1][header.index("params")] == "61706"
-    assert parsed[2][header.index("inference batch")] == "128"
-
-
 def test_cli_json(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv(mnist.ENV_VAR, raising=False)
     folder = write_set(tmp_path / "mnist", load_sample(), n_train=300)
