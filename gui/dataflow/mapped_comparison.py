@@ -6,90 +6,45 @@ that dataflow's best mapping to the Mapping tab."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QProgressBar,
-                               QTableWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QAbstractItemView, QLabel
 
-from core.dataflow.mapper import OBJECTIVES
 from core.dataflow.ranking_mapped import MappedRanking, RankProgress, rank_mapped_steps
 
-from gui.widgets.worker import JobController
-from gui.dataflow.table_view import export_table, fill_table
+from gui.dataflow.search_view import SearchTableView
+from gui.dataflow.table_view import fill_table
 
 
-class MappedComparisonView(QWidget):
+class MappedComparisonView(SearchTableView):
     """``set_problem(layer, hierarchy)`` (re)starts the ranking; ``sig_load(mapping, dataflow)``
     asks for a dataflow's best mapping in the Mapping tab."""
 
-    sig_message = Signal(str)
     sig_load = Signal(object, str)
     sig_ranked = Signal()
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__("mapped-ranking", {
+            "objective": "What the mapper minimises within each dataflow, and what the verdict "
+                         "compares (memory accesses, energy or cycles)",
+            "progress": "Dataflows searched so far (and mappings evaluated in the one running)",
+            "stop": "Stop the search: the dataflows searched so far stay shown",
+            "table": "Per dataflow: the mapper's best mapping beside the textbook nest; gain = "
+                     "textbook ÷ best of the objective. Click a row to load its best mapping into "
+                     "the Mapping tab and the animation",
+            "status": "Result of the last export or load"}, "dataflow_best_vs_textbook.csv", parent)
         self.problem = None          # (layer, hierarchy) asked for last
         self.active = False          # searches run only while this view is shown (see showEvent)
         self.ranking: MappedRanking | None = None
         self._running_for = None
-        self.jobs = JobController(self)
-        self.jobs.setObjectName("mapped-ranking")
-        self.jobs.sig_event.connect(self._event)
-        self.jobs.sig_error.connect(self._failed)
-        self.jobs.sig_running.connect(self._running)
-        self.objective_box = QComboBox()
-        for objective in OBJECTIVES:
-            self.objective_box.addItem(f"min {objective}", objective)
-        self.objective_box.setCurrentIndex(self.objective_box.findData("energy"))
-        self.objective_box.setToolTip("What the mapper minimises within each dataflow, and what the "
-                                      "verdict compares (memory accesses, energy or cycles)")
         self.objective_box.currentIndexChanged.connect(lambda _i: self.restart())
-        self.progress = QProgressBar()
         self.progress.setRange(0, 4)
-        self.progress.setTextVisible(True)
-        self.progress.setToolTip("Dataflows searched so far (and mappings evaluated in the one running)")
-        self.stop_button = QToolButton()
-        self.stop_button.setText("Stop")
-        self.stop_button.setToolTip("Stop the search: the dataflows searched so far stay shown")
-        self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.stop)
-        self.export_button = QToolButton()
-        self.export_button.setText("Export table…")
-        self.export_button.setToolTip("Save this table as CSV, Markdown or LaTeX (by the file's extension)")
-        self.export_button.clicked.connect(lambda: self.export_table())
         self.verdict = QLabel("Searching each dataflow's best mapping…")
         self.verdict.setWordWrap(True)
         self.verdict.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.verdict.setToolTip("Which dataflow is best when each one uses the mapper's best mapping "
                                 "(not its textbook nest)")
-        self.table = QTableWidget()
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setAlternatingRowColors(True)
-        self.table.setToolTip("Per dataflow: the mapper's best mapping beside the textbook nest; gain = "
-                              "textbook ÷ best of the objective. Click a row to load its best mapping "
-                              "into the Mapping tab and the animation")
         self.table.cellClicked.connect(lambda row, _col: self.load_row(row))
-        self.status = QLabel()
-        self.status.setToolTip("Result of the last export or load")
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("objective"))
-        bar.addWidget(self.objective_box)
-        bar.addWidget(self.progress, 1)
-        bar.addWidget(self.stop_button)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.status, 1)
-        bottom.addWidget(self.export_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(bar)
-        layout.addWidget(self.verdict)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(bottom)
-
-    @property
-    def objective(self) -> str:
-        return self.objective_box.currentData()
+        self.lay_out(self.verdict)
 
     # -- running ---------------------------------------------------------------------------------
     def set_problem(self, layer, hierarchy) -> None:
@@ -122,13 +77,6 @@ class MappedComparisonView(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("searching ws…")
         self.jobs.start(lambda should_stop, _pause: rank_mapped_steps(layer, hierarchy, objective, should_stop))
-
-    def stop(self) -> None:
-        self._stop_asked = True
-        self.jobs.stop()
-
-    def is_running(self) -> bool:
-        return self.jobs.is_running()
 
     def _current(self) -> bool:
         return self._running_for is not None and self.problem is not None and \
@@ -177,17 +125,6 @@ class MappedComparisonView(QWidget):
         self._say(f"Loaded the best {entry.dataflow} mapping into the Mapping tab")
         return True
 
-    def export_table(self, path: str | None = None) -> str | None:
-        written, message = export_table(self, None if self.ranking is None else self.ranking.table(),
-                                        "dataflow_best_vs_textbook.csv", path)
-        if message:
-            self._say(message)
-        return written
-
-    def _say(self, text: str) -> None:
-        self.status.setText(text)
-        self.sig_message.emit(text)
-
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.set_active(True)
@@ -196,5 +133,5 @@ class MappedComparisonView(QWidget):
         self.active = False  # a search running goes on to its end; none starts while hidden
         super().hideEvent(event)
 
-    def shutdown(self, timeout_ms: int = 5000) -> None:
-        self.jobs.shutdown(timeout_ms)
+    def current_table(self):
+        return None if self.ranking is None else self.ranking.table()

@@ -8,90 +8,46 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QProgressBar,
-                               QTableWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QLabel
 
-from core.dataflow.mapper import OBJECTIVES
 from core.dataflow.network import ANY, NetworkMappingTable, NetworkProgress, map_network_steps
 
-from gui.widgets.worker import JobController
-from gui.dataflow.table_view import export_table, fill_table
+from gui.dataflow.search_view import SearchTableView, tool_button
+from gui.dataflow.table_view import fill_table
 
 
-class NetworkTab(QWidget):
+class NetworkTab(SearchTableView):
     """``design_source()`` gives the network to map, ``hierarchy_source()`` the lab's hierarchy
     (None while the form is invalid). ``sig_open_layer(name, layer, mapping or None)`` asks the
     lab to open a layer (double-click on its row)."""
 
-    sig_message = Signal(str)
     sig_open_layer = Signal(str, object, object)
 
     def __init__(self, design_source=None, hierarchy_source=None, parent=None):
-        super().__init__(parent)
+        super().__init__("network-mapping", {
+            "objective": "What the mapper minimises for every layer (memory accesses, energy or "
+                         "cycles); the best dataflow is the least total of it",
+            "progress": "Searches done (layer × dataflow; repeated shapes are searched once)",
+            "stop": "Stop: the layers searched so far stay in the table",
+            "table": "Per layer and dataflow: the best mapping's energy, memory accesses and cycles, "
+                     "then the totals per dataflow. Double-click a layer's row to open it in the lab "
+                     "with that mapping in the Mapping tab",
+            "status": "Result of the last export"}, "network_mapping.csv", parent)
         self.design_source = design_source or (lambda: None)
         self.hierarchy_source = hierarchy_source or (lambda: None)
         self.result: NetworkMappingTable | None = None
-        self._stop_asked = False
-        self.jobs = JobController(self)
-        self.jobs.setObjectName("network-mapping")
-        self.jobs.sig_event.connect(self._event)
-        self.jobs.sig_error.connect(self._failed)
-        self.jobs.sig_running.connect(self._running)
-        self.objective_box = QComboBox()
-        for objective in OBJECTIVES:
-            self.objective_box.addItem(f"min {objective}", objective)
-        self.objective_box.setCurrentIndex(self.objective_box.findData("energy"))
-        self.objective_box.setToolTip("What the mapper minimises for every layer (memory accesses, "
-                                      "energy or cycles); the best dataflow is the least total of it")
-        self.run_button = QToolButton()
-        self.run_button.setText("Map network")
-        self.run_button.setToolTip("Search the best mapping of every Conv2d and Linear layer of the Design "
-                                   "workspace's network under ws, is, os, rs and no constraint (any), on "
-                                   "the buffers, PE array and energy costs of the form")
-        self.run_button.clicked.connect(self.run)
-        self.stop_button = QToolButton()
-        self.stop_button.setText("Stop")
-        self.stop_button.setToolTip("Stop: the layers searched so far stay in the table")
-        self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.stop)
-        self.progress = QProgressBar()
+        self.run_button = tool_button(
+            "Map network", "Search the best mapping of every Conv2d and Linear layer of the Design "
+            "workspace's network under ws, is, os, rs and no constraint (any), on the buffers, PE "
+            "array and energy costs of the form", self.run)
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setToolTip("Searches done (layer × dataflow; repeated shapes are searched once)")
         self.summary = QLabel("Map network searches every layer of the design on the lab's hierarchy.")
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.summary.setToolTip("The best dataflow for the whole network (least total of the objective)")
-        self.table = QTableWidget()
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setAlternatingRowColors(True)
-        self.table.setToolTip("Per layer and dataflow: the best mapping's energy, memory accesses and "
-                              "cycles, then the totals per dataflow. Double-click a layer's row to open "
-                              "it in the lab with that mapping in the Mapping tab")
         self.table.cellDoubleClicked.connect(lambda row, _col: self.open_row(row))
-        self.export_button = QToolButton()
-        self.export_button.setText("Export table…")
-        self.export_button.setToolTip("Save this table as CSV, Markdown or LaTeX (by the file's extension)")
-        self.export_button.clicked.connect(lambda: self.export_table())
-        self.status = QLabel()
-        self.status.setToolTip("Result of the last export")
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("objective"))
-        bar.addWidget(self.objective_box)
-        bar.addWidget(self.run_button)
-        bar.addWidget(self.progress, 1)
-        bar.addWidget(self.stop_button)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.status, 1)
-        bottom.addWidget(self.export_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(bar)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
-        layout.addLayout(bottom)
+        self.lay_out(self.summary, extra=(self.run_button,), margin=2)
 
     # -- running ---------------------------------------------------------------------------------
     def run(self) -> bool:
@@ -112,13 +68,6 @@ class NetworkTab(QWidget):
         self.summary.setText(f"Mapping {html.escape(getattr(design, 'name', '') or 'the design')}…")
         return self.jobs.start(lambda should_stop, _pause: map_network_steps(
             design, hierarchy, objective, stop=should_stop))
-
-    def stop(self) -> None:
-        self._stop_asked = True
-        self.jobs.stop()
-
-    def is_running(self) -> bool:
-        return self.jobs.is_running()
 
     def _running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
@@ -173,16 +122,5 @@ class NetworkTab(QWidget):
         self.sig_open_layer.emit(entry.name, entry.layer, mapping)
         return True
 
-    def export_table(self, path: str | None = None) -> str | None:
-        written, message = export_table(self, None if self.result is None else self.result.table(),
-                                        "network_mapping.csv", path)
-        if message:
-            self._say(message)
-        return written
-
-    def _say(self, text: str) -> None:
-        self.status.setText(text)
-        self.sig_message.emit(text)
-
-    def shutdown(self, timeout_ms: int = 5000) -> None:
-        self.jobs.shutdown(timeout_ms)
+    def current_table(self):
+        return None if self.result is None else self.result.table()
