@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QAbstractItemView, QLabel
 from core.dataflow.ranking_mapped import MappedRanking, RankProgress, rank_mapped_steps
 
 from gui.dataflow.search_view import SearchTableView
-from gui.dataflow.table_view import fill_table
+from gui.widgets.table_view import fill_table
 
 
 class MappedComparisonView(SearchTableView):

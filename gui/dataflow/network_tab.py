@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel
 from core.dataflow.network import ANY, NetworkMappingTable, NetworkProgress, map_network_steps
 
 from gui.dataflow.search_view import SearchTableView, tool_button
-from gui.dataflow.table_view import fill_table
+from gui.widgets.table_view import fill_table
 
 
 class NetworkTab(SearchTableView):

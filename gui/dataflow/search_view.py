@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel
 from core.common.tables import Table
 from core.dataflow.mapper import OBJECTIVES
 
-from gui.dataflow.table_view import export_table
+from gui.widgets.table_view import export_table
 from gui.widgets.worker import JobController
 
 
