@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QFileDialog, QHBoxLayout,
-                               QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem,
-                               QToolButton, QVBoxLayout, QWidget)
+                               QLabel, QSplitter, QTableWidget, QToolButton, QVBoxLayout, QWidget)
 
 from core.common.tables import Table, render
 from core.pipeline import KINDS
@@ -18,25 +17,10 @@ from core.pipeline.report import layers_table, summary_table
 
 from gui.pipeline.views import KIND_COLORS
 from gui.widgets.files import export_widget
+from gui.widgets.table_view import fill_table
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 
 CYCLE_COLORS = ("#74c0fc", "#1864ab")  # one sample, whole stream
-
-
-def fill_table(widget: QTableWidget, table: Table) -> None:
-    widget.clear()
-    widget.setColumnCount(len(table.headers))
-    widget.setRowCount(len(table.rows))
-    widget.setHorizontalHeaderLabels(table.headers)
-    for r, row in enumerate(table.rows):
-        for c, value in enumerate(row):
-            item = QTableWidgetItem(table.cell(value, c) if value is not None else "")
-            if c in table.numeric:
-                item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            item.setToolTip(item.text())
-            widget.setItem(r, c, item)
-    widget.resizeColumnsToContents()
-    widget.horizontalHeader().setSectionResizeMode(len(table.headers) - 1, QHeaderView.Stretch)
 
 
 class ComparisonWidget(QWidget):
@@ -121,8 +105,8 @@ class ComparisonWidget(QWidget):
 
     def set_results(self, results) -> None:
         self.results = list(results)
-        fill_table(self.summary, self.summary_model())
-        fill_table(self.layers, self.layers_model())
+        fill_table(self.summary, self.summary_model(), missing="", tip_every_cell=True)
+        fill_table(self.layers, self.layers_model(), missing="", tip_every_cell=True)
         self._draw()
 
     def summary_model(self) -> Table:

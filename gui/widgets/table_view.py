@@ -1,6 +1,6 @@
 """A core.common.tables.Table shown in a QTableWidget and saved as CSV/Markdown/LaTeX (the
-format from the file's suffix or the dialog's filter) — shared by the Comparison's
-best-per-dataflow view and the Network tab."""
+format from the file's suffix or the dialog's filter) — shared by the Dataflow lab's
+best-per-dataflow view and Network tab and the Pipeline lab's comparison."""
 
 from __future__ import annotations
 
@@ -15,19 +15,23 @@ from gui.widgets.files import write_atomic
 from gui.widgets.table_files import TABLE_FILTER, table_path_and_format
 
 
-def fill_table(widget: QTableWidget, table: Table, tips: dict[int, str] | None = None) -> None:
-    """Show ``table`` in ``widget`` (— for missing values, numbers right-aligned, the last
-    column stretched and its text also as tooltip)."""
+def fill_table(widget: QTableWidget, table: Table, tips: dict[int, str] | None = None,
+               missing: str = "—", tip_every_cell: bool = False) -> None:
+    """Show ``table`` in ``widget`` (``missing`` for missing values, numbers right-aligned, the
+    last column stretched and its text also as tooltip, or every cell's with
+    ``tip_every_cell``; ``tips`` row tooltips)."""
     widget.clear()
     widget.setColumnCount(len(table.headers))
     widget.setRowCount(len(table.rows))
     widget.setHorizontalHeaderLabels(table.headers)
     for r, row in enumerate(table.rows):
         for c, value in enumerate(row):
-            item = QTableWidgetItem(table.cell(value, c) if value is not None else "—")
+            item = QTableWidgetItem(table.cell(value, c) if value is not None else missing)
             if c in table.numeric:
                 item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
-            if c == len(row) - 1 or (tips and r in tips):
+            if tip_every_cell:
+                item.setToolTip(item.text())
+            elif c == len(row) - 1 or (tips and r in tips):
                 item.setToolTip((tips or {}).get(r) or str(value if value is not None else ""))
             widget.setItem(r, c, item)
     widget.resizeColumnsToContents()
