@@ -26,11 +26,10 @@ from core.dataflow.layer import OPERANDS, Buffers, ConvLayer
 from core.dataflow.loopnest import Loop, LoopNest, NestLine
 from core.dataflow.mapping import DIM_TITLES
 from core.dataflow.trace import (ALLOC, COLUMNS, DEFAULT_MAX_EVENTS, OPERAND_CODE, READ, WRITE, Trace,
-                                 coarse_trace)
+                                 coarse_level, coarse_trace)
 
 NEST_DIMS = ("f", "c", "y", "x")  # the dimensions a LoopNest steps
 _RELEVANT = {"input": set("ncyxrs"), "weight": set("fcrs"), "output": set("nfyx")}
-_ROWS_PER_COARSE_STEP = 5  # as core.dataflow.trace: input, weight, output read/alloc/write
 
 
 @dataclass(frozen=True)
@@ -225,16 +224,6 @@ def walk_elements(mapping, layer: ConvLayer, nest: LoopNest) -> Trace:
     return Trace(arr, nest, "tile", len(nest.loops), True)
 
 
-def _coarse_level(nest: LoopNest, max_events: int) -> int:
-    level, steps = 0, 1
-    for loop in nest.loops:
-        if steps * loop.count * _ROWS_PER_COARSE_STEP > max_events:
-            break
-        steps *= loop.count
-        level += 1
-    return level
-
-
 def mapping_trace(mapping, layer: ConvLayer, hierarchy, cost=None,
                   max_events: int = DEFAULT_MAX_EVENTS) -> MappingTrace:
     """The trace of the mapping's memory ↔ buffer traffic (element level when at most
@@ -245,7 +234,7 @@ def mapping_trace(mapping, layer: ConvLayer, hierarchy, cost=None,
         trace = walk_elements(mapping, layer, nest)
     else:
         nest = mapping_nest(mapping, layer)
-        trace = coarse_trace(nest, buffers, "tile", _coarse_level(nest, max_events))
+        trace = coarse_trace(nest, buffers, "tile", coarse_level(nest, max_events))
     totals = trace.totals()
     reads = {op: totals.get((op, "read"), 0) for op in OPERANDS}
     writes = {"output": totals.get(("output", "write"), 0)}

@@ -79,7 +79,7 @@ def build_trace(
     nest = build_nest(layer, dataflow, buffers, pe_array)
     if _element_event_bound(nest) <= max_events:
         return simulate_elements(nest, buffers, policy)
-    return coarse_trace(nest, buffers, policy, _coarse_level(nest, max_events))
+    return coarse_trace(nest, buffers, policy, coarse_level(nest, max_events))
 
 
 def _element_event_bound(nest: LoopNest) -> int:
@@ -88,7 +88,8 @@ def _element_event_bound(nest: LoopNest) -> int:
     return loads["input"] + loads["weight"] + 2 * loads["output"]
 
 
-def _coarse_level(nest: LoopNest, max_events: int) -> int:
+def coarse_level(nest: LoopNest, max_events: int) -> int:
+    """How many outer loops a coarse trace resolves per step so it has at most ``max_events`` rows."""
     level, steps = 0, 1
     for loop in nest.loops:
         if steps * loop.count * _ROWS_PER_COARSE_STEP > max_events:

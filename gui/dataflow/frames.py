@@ -192,18 +192,23 @@ class TraceFrames:
                 macs *= loop.extent
         for extent in extents.values():
             macs *= extent
+        # ws/is/os: buffer accesses are exact multiples of the MACs; row-stationary's global
+        # buffer, RF and inter-PE counts are known per layer only and are spread by MACs.
+        self._spread_by_macs(macs, exact_buffer=self.result.dataflow != "rs")
+
+    def _spread_by_macs(self, macs: np.ndarray, exact_buffer: bool) -> None:
+        """Cumulative MACs per frame, and the layer's buffer, RF and inter-PE accesses spread
+        over the frames in proportion to them."""
         self.cum_macs = np.cumsum(macs)
         total_macs = max(1, int(self.cum_macs[-1]))
         counts = self.result.counts
 
-        # ws/is/os: buffer accesses are exact multiples of the MACs; row-stationary's global
-        # buffer, RF and inter-PE counts are known per layer only and are spread by MACs.
         def spread(total: int) -> np.ndarray:
             return (self.cum_macs * int(total)) // total_macs
         self.cum_buffer = {op: spread(counts.buffer[op]) for op in OPERANDS}
         self.cum_rf = spread(sum(counts.rf.values()))
         self.cum_inter_pe = spread(sum(counts.inter_pe.values()))
-        self.exact_buffer = self.result.dataflow != "rs"
+        self.exact_buffer = exact_buffer
 
     def _line_map(self) -> None:
         self.loop_lines, self.load_lines, self.store_lines, self.compute_lines = [], {}, {}, []

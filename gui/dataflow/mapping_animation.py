@@ -32,17 +32,8 @@ class MappingFrames(TraceFrames):
 
     def _compute_side(self) -> None:
         n = self.n_frames
-        macs = np.full(n, self.layer.macs // max(1, n), dtype=np.int64)
-        self.cum_macs = np.cumsum(macs)
-        total_macs = max(1, int(self.cum_macs[-1]))
-        counts = self.result.counts
-
-        def spread(total: int) -> np.ndarray:
-            return (self.cum_macs * int(total)) // total_macs
-        self.cum_buffer = {op: spread(counts.buffer[op]) for op in OPERANDS}
-        self.cum_rf = spread(sum(counts.rf.values()))
-        self.cum_inter_pe = spread(sum(counts.inter_pe.values()))
-        self.exact_buffer = False
+        self._spread_by_macs(np.full(n, self.layer.macs // max(1, n), dtype=np.int64),
+                             exact_buffer=False)
 
 
 def hierarchy_of(state) -> Hierarchy:
