@@ -6,6 +6,7 @@ total, with Stop, export, and a double-click that opens a layer in the lab."""
 from __future__ import annotations
 
 import html
+import weakref
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel
@@ -14,6 +15,18 @@ from core.dataflow.network import ANY, NetworkMappingTable, NetworkProgress, map
 
 from gui.dataflow.search_view import SearchTableView, tool_button
 from gui.widgets.table_view import fill_table
+
+
+def _weak(source):
+    """``source`` (a bound method of the window or the lab, or None) held weakly: a strong one
+    would make a reference cycle through this child, and Python's cycle collector may then
+    destroy the Qt objects from a worker thread, which deadlocks."""
+    if source is None:
+        return lambda: None
+    if hasattr(source, "__self__"):
+        method = weakref.WeakMethod(source)
+        return lambda: (lambda m: None if m is None else m())(method())
+    return source
 
 
 class NetworkTab(SearchTableView):
@@ -33,8 +46,8 @@ class NetworkTab(SearchTableView):
                      "then the totals per dataflow. Double-click a layer's row to open it in the lab "
                      "with that mapping in the Mapping tab",
             "status": "Result of the last export"}, "network_mapping.csv", parent)
-        self.design_source = design_source or (lambda: None)
-        self.hierarchy_source = hierarchy_source or (lambda: None)
+        self.design_source = _weak(design_source)
+        self.hierarchy_source = _weak(hierarchy_source)
         self.result: NetworkMappingTable | None = None
         self.run_button = tool_button(
             "Map network", "Search the best mapping of every Conv2d and Linear layer of the Design "

@@ -161,7 +161,7 @@ class DataflowPanel(QWidget):
         self.systolic = SystolicPanel()
         self.systolic.sig_changed.connect(self._systolic_changed)
         self.tabs.addTab(self.systolic, "Systolic array")
-        self.network_tab = NetworkTab(design_source, lambda: self.mapping_tab.hierarchy if self.state else None)
+        self.network_tab = NetworkTab(design_source, self._network_hierarchy)
         self.network_tab.sig_message.connect(self.sig_message)
         self.network_tab.sig_open_layer.connect(self.open_network_layer)
         self.notes = QTextBrowser()
@@ -589,6 +589,10 @@ class DataflowPanel(QWidget):
         tab = self.mapping_tab
         if self.state is not None and tab.layer == self.state.layer and tab.hierarchy is not None:
             self.comparison.mapped.set_problem(tab.layer, tab.hierarchy)  # no-op when unchanged
+
+    def _network_hierarchy(self):
+        """The hierarchy the Network tab maps on (the Mapping tab's), None before the first state."""
+        return self.mapping_tab.hierarchy if self.state else None
 
     # -- a layer from the Network tab ---------------------------------------------------------------
     def open_network_layer(self, name: str, layer: ConvLayer, mapping=None) -> bool:
