@@ -126,13 +126,7 @@ class NodeItem(QGraphicsObject):
         painter.setPen(pen)
         painter.setBrush(QBrush(fill))
         painter.drawRoundedRect(self.body(), 7, 7)
-        painter.fillRect(QRectF(-NODE_W / 2 + 1, 1, 5, NODE_H - 2), accent)
-        painter.setPen(text)
-        bold = QFont(painter.font())
-        bold.setBold(True)
-        painter.setFont(bold)
-        painter.drawText(QRectF(-NODE_W / 2 + 12, 4, NODE_W - 18, 18), Qt.AlignLeft,
-                         _elide(bold, self.name, NODE_W - 18))
+        _paint_title(painter, accent, text, self.name)
         plain = QFont(painter.font())
         plain.setBold(False)
         plain.setPointSizeF(max(7.0, plain.pointSizeF() - 1))
@@ -218,13 +212,7 @@ class BlockItem(NodeItem):
                    3.0 if self.isSelected() else 2.0)
         painter.setPen(pen)
         painter.drawRoundedRect(self.body(), 7, 7)
-        painter.fillRect(QRectF(-NODE_W / 2 + 1, 1, 5, NODE_H - 2), accent)
-        painter.setPen(text)
-        bold = QFont(painter.font())
-        bold.setBold(True)
-        painter.setFont(bold)
-        painter.drawText(QRectF(-NODE_W / 2 + 12, 4, NODE_W - 18, 18), Qt.AlignLeft,
-                         _elide(bold, self.fold.label(), NODE_W - 18))
+        _paint_title(painter, accent, text, self.fold.label())
         plain = QFont(painter.font())
         plain.setBold(False)
         plain.setPointSizeF(max(7.0, plain.pointSizeF() - 1))
@@ -258,6 +246,17 @@ def _touches_fold(item) -> bool:
     if isinstance(item, EdgeItem):
         return item.src.fold is not None or item.dst.fold is not None
     return isinstance(item, NodeItem) and item.fold is not None
+
+
+def _paint_title(painter: QPainter, accent: QColor, text: QColor, title: str) -> None:
+    """A node's accent strip and its bold, elided title (the font stays bold for the caller)."""
+    painter.fillRect(QRectF(-NODE_W / 2 + 1, 1, 5, NODE_H - 2), accent)
+    painter.setPen(text)
+    bold = QFont(painter.font())
+    bold.setBold(True)
+    painter.setFont(bold)
+    painter.drawText(QRectF(-NODE_W / 2 + 12, 4, NODE_W - 18, 18), Qt.AlignLeft,
+                     _elide(bold, title, NODE_W - 18))
 
 
 def _elide(font: QFont, text: str, width: float) -> str:
